@@ -1,0 +1,175 @@
+/**
+ * Loading the configuration: file, then the environment overlay, then validation. Every problem
+ * is collected into one ConfigError so a user fixes them all in one pass.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import * as v from "valibot";
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { ConfigSchema, INTEGER_KEYS, NESTED_KEYS, STRING_KEYS, TOP_LEVEL_KEYS, HOOK_KEYS, type Config } from "./schema.ts";
+import { nearestKey } from "./suggest.ts";
+
+export const DEFAULT_CONFIG_PATH = "/config.yaml";
+
+/** A key the agent does not know; scripts may read it, so it is not an error. */
+export interface ConfigWarning {
+  readonly path: string;
+  readonly suggestion: string | undefined;
+}
+
+export interface LoadedConfig {
+  readonly config: Config;
+  readonly warnings: readonly ConfigWarning[];
+  /** The file read, or undefined when the default file was absent and the environment supplied the keys. */
+  readonly path: string | undefined;
+}
+
+export interface LoadOptions {
+  /** Value of the `--config` flag. */
+  readonly configPath?: string | undefined;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Returns the configuration file path: `--config`, then `CONFIG_PATH`, then `configPath`, then the default. */
+export function resolveConfigPath(options: LoadOptions): { path: string; explicit: boolean } {
+  const explicit = options.configPath ?? options.env["CONFIG_PATH"] ?? options.env["configPath"];
+  if (explicit !== undefined && explicit !== "") return { path: explicit, explicit: true };
+  return { path: DEFAULT_CONFIG_PATH, explicit: false };
+}
+
+/** Reads, overlays and validates the configuration, or throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions): LoadedConfig {
+  const { path, explicit } = resolveConfigPath(options);
+  const problems: ConfigProblem[] = [];
+
+  let fileValues: Record<string, unknown> = {};
+  let fileRead: string | undefined;
+  if (existsSync(path)) {
+    fileValues = parseFile(path, problems);
+    fileRead = path;
+  } else if (explicit) {
+    throw new ConfigError([{ path: "(file)", received: path, expected: "the configuration file must exist: check --config or CONFIG_PATH" }]);
+  }
+
+  const warnings = findUnknownKeys(fileValues);
+  const merged = overlayEnvironment(fileValues, options.env, problems);
+
+  checkReplicaLimits(merged, problems);
+  const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
+  if (!result.success) {
+    for (const issue of result.issues) problems.push(problemFromIssue(issue));
+  }
+  if (problems.length > 0) {
+    if (fileRead === undefined) {
+      problems.unshift({
+        path: "(file)",
+        received: path,
+        expected: "no configuration file found: pass --config FILE, set CONFIG_PATH, or supply every required key as an environment variable",
+      });
+    }
+    throw new ConfigError(problems);
+  }
+  return { config: result.output as Config, warnings, path: fileRead };
+}
+
+function parseFile(path: string, problems: ConfigProblem[]): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([{ path: "(file)", received: path, expected: `the configuration file must be readable: ${(error as Error).message}` }], { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : "";
+    throw new ConfigError([{ path: "(file)", received: path, expected: `the file must be valid YAML or JSON; parse error${where}: ${(error as Error).message.split("\n")[0]}` }], { cause: error });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    problems.push({ path: "(file)", received: describeValue(parsed), expected: "the file must contain a mapping of configuration keys" });
+    return {};
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/**
+ * Applies environment variables whose names equal a top-level key. String keys take the text as
+ * is, integer keys parse it as base 10, and every other key parses it as YAML or JSON.
+ */
+export function overlayEnvironment(
+  values: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: ConfigProblem[],
+): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...values };
+  for (const key of TOP_LEVEL_KEYS) {
+    const text = env[key];
+    if (text === undefined) continue;
+    if (STRING_KEYS.has(key)) {
+      merged[key] = text;
+    } else if (INTEGER_KEYS.has(key)) {
+      if (/^[+-]?\d+$/.test(text.trim())) {
+        merged[key] = Number.parseInt(text.trim(), 10);
+      } else {
+        problems.push({ path: `env ${key}`, received: JSON.stringify(text), expected: "must be a base-10 integer" });
+        delete merged[key];
+      }
+    } else {
+      try {
+        merged[key] = parseYaml(text);
+      } catch (error) {
+        problems.push({ path: `env ${key}`, received: describeValue(text), expected: `must be valid YAML or JSON: ${(error as Error).message.split("\n")[0]}` });
+        delete merged[key];
+      }
+    }
+  }
+  return merged;
+}
+
+/** Lists keys of the file that no part of the agent reads, with the nearest known key. */
+export function findUnknownKeys(values: Record<string, unknown>): ConfigWarning[] {
+  const warnings: ConfigWarning[] = [];
+  const check = (object: unknown, known: readonly string[], prefix: string): void => {
+    if (object === null || typeof object !== "object" || Array.isArray(object)) return;
+    for (const key of Object.keys(object)) {
+      if (!known.includes(key)) warnings.push({ path: prefix + key, suggestion: nearestKey(key, known) });
+    }
+  };
+  check(values, TOP_LEVEL_KEYS, "");
+  for (const methodKey of ["metric", "evaluate", ...HOOK_KEYS]) {
+    const method = values[methodKey] as Record<string, unknown> | undefined;
+    check(method, NESTED_KEYS["method"]!, `${methodKey}.`);
+    if (method && typeof method === "object") {
+      check(method["shell"], NESTED_KEYS["shell"]!, `${methodKey}.shell.`);
+      check(method["http"], NESTED_KEYS["http"]!, `${methodKey}.http.`);
+    }
+  }
+  check(values["apiConfig"], NESTED_KEYS["apiConfig"]!, "apiConfig.");
+  check(values["scaleTargetRef"], NESTED_KEYS["scaleTargetRef"]!, "scaleTargetRef.");
+  return warnings;
+}
+
+function checkReplicaLimits(values: Record<string, unknown>, problems: ConfigProblem[]): void {
+  const min = values["minReplicas"] ?? 1;
+  const max = values["maxReplicas"] ?? 10;
+  if (typeof min === "number" && typeof max === "number" && min > max) {
+    problems.push({ path: "maxReplicas", received: String(max), expected: `must be >= minReplicas (${min})` });
+  }
+}
+
+function problemFromIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
+  const path = (issue.path ?? [])
+    .map((item) => (typeof item.key === "number" ? `[${item.key}]` : `.${String(item.key)}`))
+    .join("")
+    .replace(/^\./, "");
+  return { path: path || "(root)", received: describeValue(issue.input), expected: issue.message };
+}
+
+/** Renders a received value for an error message, shortened to stay on one line. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "(missing)";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
