@@ -27,7 +27,8 @@ export class ConfigError extends AgentError {
 
   constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
     const lines = problems.map((p) => `  ${p.path}: ${p.expected} (received ${p.received})`);
-    super(`invalid configuration, ${problems.length} problem(s):\n${lines.join("\n")}`, options);
+    const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+    super(`invalid configuration, ${count}:\n${lines.join("\n")}`, options);
     this.problems = problems;
   }
 }

@@ -27,6 +27,8 @@ export interface LoadedConfig {
 export interface LoadOptions {
   /** Value of the `--config` flag. */
   readonly configPath?: string | undefined;
+  /** Values used for keys that neither the file nor the environment sets. */
+  readonly fallbacks?: Readonly<Record<string, unknown>>;
   readonly env: Readonly<Record<string, string | undefined>>;
 }
 
@@ -52,7 +54,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
   }
 
   const warnings = findUnknownKeys(fileValues);
-  const merged = overlayEnvironment(fileValues, options.env, problems);
+  const merged = overlayEnvironment({ ...options.fallbacks, ...fileValues }, options.env, problems);
 
   checkReplicaLimits(merged, problems);
   const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
@@ -159,12 +161,22 @@ function checkReplicaLimits(values: Record<string, unknown>, problems: ConfigPro
   }
 }
 
+/** Fixes for required keys, shown when the key is missing. */
+const REQUIRED_HINTS: Readonly<Record<string, string>> = {
+  scaleTargetRef: "is required: {apiVersion, kind, name} of the resource to scale (the operator sets it from the CustomPodAutoscaler)",
+  metric: "is required: the method that gathers metrics, for example {type: shell, shell: {entrypoint: python, command: [/metric.py]}}",
+  evaluate: "is required: the method that computes targetReplicas, for example {type: shell, shell: {entrypoint: python, command: [/evaluate.py]}}",
+};
+
 function problemFromIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
   const path = (issue.path ?? [])
     .map((item) => (typeof item.key === "number" ? `[${item.key}]` : `.${String(item.key)}`))
     .join("")
     .replace(/^\./, "");
-  return { path: path || "(root)", received: describeValue(issue.input), expected: issue.message };
+  // valibot reports a missing key with the parent object's message; replace it with one about the key.
+  const missingKey = issue.type === "object" && issue.input === undefined;
+  const expected = missingKey ? (REQUIRED_HINTS[path] ?? "is required") : issue.message;
+  return { path: path || "(root)", received: describeValue(issue.input), expected };
 }
 
 /** Renders a received value for an error message, shortened to stay on one line. */

@@ -1,0 +1,141 @@
+/**
+ * The long-running agent: the timer, the cycle with its deadline, error logging, and shutdown on
+ * SIGTERM or SIGINT in any phase (start delay, running script, API call).
+ */
+import type { Config } from "../config/schema.ts";
+import { cycleDeadlineMs } from "../config/schema.ts";
+import { CycleAbortedError, CycleError, MethodError, errorMessage } from "../errors.ts";
+import type { MethodRunner } from "../execute/index.ts";
+import { truncate, type Logger } from "../logging.ts";
+import { runCycle, type CycleResult, type KubernetesMetricsSource } from "../pipeline/cycle.ts";
+import type { RunType } from "../pipeline/payloads.ts";
+import { StabilizationWindow } from "../pipeline/scaling.ts";
+import type { Clock, TargetApi } from "../pipeline/target.ts";
+import { CycleLock } from "./cycle-lock.ts";
+import { Scheduler } from "./scheduler.ts";
+
+export interface AgentDeps {
+  readonly config: Config;
+  readonly target: TargetApi;
+  readonly runner: MethodRunner;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly kubernetesMetrics?: KubernetesMetricsSource;
+}
+
+/** Maximum time from a stop request to the end of `stop()`. */
+export const SHUTDOWN_GRACE_MS = 1500;
+
+export class Agent {
+  readonly lock = new CycleLock();
+  readonly window: StabilizationWindow;
+  private readonly shutdown = new AbortController();
+  private readonly scheduler: Scheduler;
+  private consecutiveFailures = 0;
+
+  constructor(private readonly deps: AgentDeps) {
+    this.window = new StabilizationWindow(deps.config.downscaleStabilization);
+    this.scheduler = new Scheduler({
+      interval: deps.config.interval,
+      startTime: deps.config.startTime,
+      clock: deps.clock,
+      lock: this.lock,
+      logger: deps.logger,
+      onTick: () => this.scheduledCycle(),
+    });
+  }
+
+  /** Starts the timer and returns the time of the first cycle in milliseconds since the epoch. */
+  start(): number {
+    return this.scheduler.start();
+  }
+
+  /** Reports whether stop() has been called. */
+  get stopping(): boolean {
+    return this.shutdown.signal.aborted;
+  }
+
+  /**
+   * Runs one cycle under the lock's rules, with the cycle deadline and the shutdown signal.
+   * Throws CycleBusyError when another cycle is running.
+   */
+  runExclusive(runType: RunType, options: { dryRun?: boolean; metricsOnly?: boolean } = {}): Promise<CycleResult> {
+    return this.lock.tryRun(() => this.cycle(runType, options));
+  }
+
+  /** Stops the timer, cancels a running cycle and waits for it to end, at most SHUTDOWN_GRACE_MS. */
+  async stop(reason: string): Promise<void> {
+    if (this.shutdown.signal.aborted) return;
+    this.scheduler.stop();
+    this.shutdown.abort(new Error(reason));
+    let timer: Timer | undefined;
+    await Promise.race([this.lock.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS)))]);
+    clearTimeout(timer);
+  }
+
+  private async scheduledCycle(): Promise<void> {
+    try {
+      await this.cycle("scaler", {});
+    } catch {
+      // cycle() has logged the failure.
+    }
+  }
+
+  private async cycle(runType: RunType, options: { dryRun?: boolean; metricsOnly?: boolean }): Promise<CycleResult> {
+    const { logger } = this.deps;
+    const deadlineMs = cycleDeadlineMs(this.deps.config);
+    const deadline = AbortSignal.timeout(deadlineMs);
+    const signal = AbortSignal.any([this.shutdown.signal, deadline]);
+    const started = performance.now();
+    try {
+      const result = await runCycle(
+        { ...this.deps, window: this.window },
+        { runType, dryRun: options.dryRun, metricsOnly: options.metricsOnly, signal },
+      );
+      this.consecutiveFailures = 0;
+      logger.v(1).info("cycle finished", {
+        runType,
+        currentReplicas: result.currentReplicas,
+        targetReplicas: result.targetReplicas,
+        durationMs: Math.round(performance.now() - started),
+      });
+      return result;
+    } catch (error) {
+      this.consecutiveFailures += 1;
+      const durationMs = Math.round(performance.now() - started);
+      if (this.shutdown.signal.aborted) {
+        logger.info("cycle cancelled by shutdown", { runType, durationMs });
+        throw new CycleAbortedError("cycle cancelled by shutdown", { cause: error });
+      }
+      const failure = deadline.aborted ? new CycleError("deadline", `cycle did not finish within ${deadlineMs} ms (cycleTimeout): ${errorMessage(error)}`, { cause: error }) : error;
+      this.logFailure(failure, runType, durationMs);
+      throw failure;
+    }
+  }
+
+  private logFailure(error: unknown, runType: RunType, durationMs: number): void {
+    const stage = error instanceof CycleError ? error.step : undefined;
+    const method = findCause(error, MethodError);
+    this.deps.logger.error("cycle failed", {
+      runType,
+      stage,
+      durationMs,
+      count: this.consecutiveFailures,
+      error: errorMessage(error),
+      exitCode: method?.exitCode,
+      signal: method?.signal,
+      stderr: method && method.stderr !== "" ? truncate(method.stderr, 2000) : undefined,
+      output: method && method.stdout !== "" ? truncate(method.stdout, 2000) : undefined,
+    });
+  }
+}
+
+/** Returns the first error of class `type` in the `cause` chain. */
+function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current !== undefined; depth++) {
+    if (current instanceof type) return current;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
+}
