@@ -53,25 +53,42 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     throw new ConfigError([{ path: "(file)", received: path, expected: "the configuration file must exist: check --config or CONFIG_PATH" }]);
   }
 
-  const warnings = findUnknownKeys(fileValues);
-  const merged = overlayEnvironment({ ...options.fallbacks, ...fileValues }, options.env, problems);
+  try {
+    const { config, warnings } = validateConfigValues({ ...options.fallbacks, ...fileValues }, options.env, problems);
+    return { config, warnings, path: fileRead };
+  } catch (error) {
+    if (error instanceof ConfigError && fileRead === undefined) {
+      throw new ConfigError([
+        {
+          path: "(file)",
+          received: path,
+          expected: "no configuration file found: pass --config FILE, set CONFIG_PATH, or supply every required key as an environment variable",
+        },
+        ...error.problems,
+      ]);
+    }
+    throw error;
+  }
+}
 
+/**
+ * Overlays the environment on `values` and validates the result. Throws ConfigError with every
+ * problem, including those already in `problems`.
+ */
+export function validateConfigValues(
+  values: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+  problems: ConfigProblem[] = [],
+): { config: Config; warnings: ConfigWarning[] } {
+  const warnings = findUnknownKeys(values);
+  const merged = overlayEnvironment(values, env, problems);
   checkReplicaLimits(merged, problems);
   const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
   if (!result.success) {
     for (const issue of result.issues) problems.push(problemFromIssue(issue));
   }
-  if (problems.length > 0) {
-    if (fileRead === undefined) {
-      problems.unshift({
-        path: "(file)",
-        received: path,
-        expected: "no configuration file found: pass --config FILE, set CONFIG_PATH, or supply every required key as an environment variable",
-      });
-    }
-    throw new ConfigError(problems);
-  }
-  return { config: result.output as Config, warnings, path: fileRead };
+  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  return { config: result.output as Config, warnings };
 }
 
 function parseFile(path: string, problems: ConfigProblem[]): Record<string, unknown> {
@@ -166,6 +183,10 @@ const REQUIRED_HINTS: Readonly<Record<string, string>> = {
   scaleTargetRef: "is required: {apiVersion, kind, name} of the resource to scale (the operator sets it from the CustomPodAutoscaler)",
   metric: "is required: the method that gathers metrics, for example {type: shell, shell: {entrypoint: python, command: [/metric.py]}}",
   evaluate: "is required: the method that computes targetReplicas, for example {type: shell, shell: {entrypoint: python, command: [/evaluate.py]}}",
+  type: 'is required: "shell" or "http"',
+  parameterMode: 'is required: "query" (payload in the value query parameter) or "body"',
+  url: "is required: an absolute http:// or https:// URL",
+  method: "is required: the HTTP method, for example GET or POST",
 };
 
 function problemFromIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
@@ -175,7 +196,8 @@ function problemFromIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
     .replace(/^\./, "");
   // valibot reports a missing key with the parent object's message; replace it with one about the key.
   const missingKey = issue.type === "object" && issue.input === undefined;
-  const expected = missingKey ? (REQUIRED_HINTS[path] ?? "is required") : issue.message;
+  const lastKey = String(issue.path?.at(-1)?.key ?? "");
+  const expected = missingKey ? (REQUIRED_HINTS[path] ?? REQUIRED_HINTS[lastKey] ?? "is required") : issue.message;
   return { path: path || "(root)", received: describeValue(issue.input), expected };
 }
 

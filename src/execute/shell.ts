@@ -84,7 +84,7 @@ export async function runShell(request: MethodRequest): Promise<MethodResult> {
   stderrPromise.catch(() => {});
 
   try {
-    child.stdin.write(request.input);
+    await child.stdin.write(request.input);
     await child.stdin.end();
   } catch {
     // The script exited without reading stdin; its exit status decides the result.
