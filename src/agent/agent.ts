@@ -84,8 +84,8 @@ export class Agent {
   private async cycle(runType: RunType, options: { dryRun?: boolean; metricsOnly?: boolean }): Promise<CycleResult> {
     const { logger } = this.deps;
     const deadlineMs = cycleDeadlineMs(this.deps.config);
-    const deadline = AbortSignal.timeout(deadlineMs);
-    const signal = AbortSignal.any([this.shutdown.signal, deadline]);
+    const deadline = deadlineMs === undefined ? undefined : AbortSignal.timeout(deadlineMs);
+    const signal = deadline === undefined ? this.shutdown.signal : AbortSignal.any([this.shutdown.signal, deadline]);
     const started = performance.now();
     try {
       const result = await runCycle(
@@ -107,7 +107,7 @@ export class Agent {
         logger.info("cycle cancelled by shutdown", { runType, durationMs });
         throw new CycleAbortedError("cycle cancelled by shutdown", { cause: error });
       }
-      const failure = deadline.aborted ? new CycleError("deadline", `cycle did not finish within ${deadlineMs} ms (cycleTimeout): ${errorMessage(error)}`, { cause: error }) : error;
+      const failure = deadline?.aborted ? new CycleError("deadline", `cycle did not finish within ${deadlineMs} ms (cycleTimeout): ${errorMessage(error)}`, { cause: error }) : error;
       this.logFailure(failure, runType, durationMs);
       throw failure;
     }

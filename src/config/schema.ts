@@ -137,7 +137,7 @@ export const ConfigSchema = v.object(
     // Additions of this agent; the Go agent does not read these keys.
     logFormat: v.optional(v.picklist(["text", "json"], 'must be "text" or "json"'), "text"),
     metricConcurrency: v.optional(int(1, 1000), 10),
-    cycleTimeout: v.optional(int(0)),
+    cycleTimeout: v.optional(int(0), 0),
     includeTerminatingPods: v.optional(bool(), false),
   },
   "the configuration must be a mapping of keys to values",
@@ -177,7 +177,10 @@ export const NESTED_KEYS: Readonly<Record<string, readonly string[]>> = {
   scaleTargetRef: ["apiVersion", "kind", "name"],
 };
 
-/** Returns the cycle deadline in milliseconds: "cycleTimeout", or the interval when unset or 0. */
-export function cycleDeadlineMs(config: Config): number {
-  return config.cycleTimeout !== undefined && config.cycleTimeout > 0 ? config.cycleTimeout : config.interval;
+/**
+ * Returns the cycle deadline in milliseconds, or undefined when `cycleTimeout` is unset or 0. Without
+ * a deadline a cycle is still bounded by each method's timeout and each API request's timeout.
+ */
+export function cycleDeadlineMs(config: Config): number | undefined {
+  return config.cycleTimeout !== undefined && config.cycleTimeout > 0 ? config.cycleTimeout : undefined;
 }
