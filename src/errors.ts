@@ -21,9 +21,17 @@ export interface ConfigProblem {
   readonly expected: string;
 }
 
+/** A configuration key that the agent does not read, with the nearest known key. */
+export interface ConfigWarning {
+  readonly path: string;
+  readonly suggestion: string | undefined;
+}
+
 /** Invalid configuration: carries every problem found, not only the first. */
 export class ConfigError extends AgentError {
   readonly problems: readonly ConfigProblem[];
+  /** Unknown keys found in the same configuration, reported beside the problems. */
+  warnings: readonly ConfigWarning[] = [];
 
   constructor(problems: readonly ConfigProblem[], options?: { cause?: unknown }) {
     const lines = problems.map((p) => `  ${p.path}: ${p.expected} (received ${p.received})`);

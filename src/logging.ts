@@ -39,6 +39,8 @@ export interface LogFields {
   delayMs?: number;
   count?: number;
   path?: string;
+  method?: string;
+  status?: number;
   key?: string;
   suggestion?: string;
   address?: string;

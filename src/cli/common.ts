@@ -1,6 +1,6 @@
 /** Steps shared by the commands: loading the configuration and reporting its problems. */
 import { loadConfig, type LoadedConfig } from "../config/load.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, type ConfigWarning } from "../errors.ts";
 import { configureLogging, rootLogger, type Verbosity } from "../logging.ts";
 
 /** Loads the configuration, or prints every problem to stderr and returns undefined. */
@@ -14,7 +14,16 @@ export function loadOrReport(
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`cpa: ${error.message}\n`);
+    printWarnings(error.warnings);
     return undefined;
+  }
+}
+
+/** Prints unknown keys to stderr, each with the nearest known key. */
+export function printWarnings(warnings: readonly ConfigWarning[]): void {
+  for (const warning of warnings) {
+    const hint = warning.suggestion ? ` (did you mean ${warning.suggestion}?)` : "";
+    process.stderr.write(`warning: unknown key ${warning.path} is ignored by the agent${hint}\n`);
   }
 }
 

@@ -1,7 +1,7 @@
 /** `cpa validate`: checks a configuration offline. */
 import { HOOK_KEYS } from "../config/schema.ts";
 import { parseOptions } from "./args.ts";
-import { loadOrReport } from "./common.ts";
+import { loadOrReport, printWarnings } from "./common.ts";
 import { VALIDATE_HELP } from "./help.ts";
 
 export function validateCommand(args: string[], env: Record<string, string | undefined>): number {
@@ -13,10 +13,7 @@ export function validateCommand(args: string[], env: Record<string, string | und
   const loaded = loadOrReport(options["config"] as string | undefined, env);
   if (loaded === undefined) return 1;
 
-  for (const warning of loaded.warnings) {
-    const hint = warning.suggestion ? ` (did you mean ${warning.suggestion}?)` : "";
-    process.stderr.write(`warning: unknown key ${warning.path} is ignored by the agent${hint}\n`);
-  }
+  printWarnings(loaded.warnings);
   const { config } = loaded;
   const hooks = HOOK_KEYS.filter((key) => config[key] !== undefined);
   const ref = config.scaleTargetRef;

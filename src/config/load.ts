@@ -5,17 +5,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parse as parseYaml, YAMLParseError } from "yaml";
-import { ConfigError, type ConfigProblem } from "../errors.ts";
+import { ConfigError, type ConfigProblem, type ConfigWarning } from "../errors.ts";
 import { ConfigSchema, INTEGER_KEYS, NESTED_KEYS, STRING_KEYS, TOP_LEVEL_KEYS, HOOK_KEYS, type Config } from "./schema.ts";
 import { nearestKey } from "./suggest.ts";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
 
 /** A key the agent does not know; scripts may read it, so it is not an error. */
-export interface ConfigWarning {
-  readonly path: string;
-  readonly suggestion: string | undefined;
-}
+export type { ConfigWarning };
 
 export interface LoadedConfig {
   readonly config: Config;
@@ -58,7 +55,7 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
     return { config, warnings, path: fileRead };
   } catch (error) {
     if (error instanceof ConfigError && fileRead === undefined) {
-      throw new ConfigError([
+      const withFile = new ConfigError([
         {
           path: "(file)",
           received: path,
@@ -66,6 +63,8 @@ export function loadConfig(options: LoadOptions): LoadedConfig {
         },
         ...error.problems,
       ]);
+      withFile.warnings = error.warnings;
+      throw withFile;
     }
     throw error;
   }
@@ -87,7 +86,11 @@ export function validateConfigValues(
   if (!result.success) {
     for (const issue of result.issues) problems.push(problemFromIssue(issue));
   }
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !result.success) {
+    const error = new ConfigError(problems);
+    error.warnings = warnings;
+    throw error;
+  }
   return { config: result.output as Config, warnings };
 }
 
