@@ -43,7 +43,7 @@ if ! ./node_modules/.bin/tsc --noEmit -p tsconfig.json; then
   failed=$((failed + 1))
 fi
 
-run_suite "unit tests" test/unit test/kube
+run_suite "unit tests" test/unit test/kube test/fake-kube
 
 echo "=== build"
 if ! npm run --silent build; then
