@@ -7,7 +7,7 @@ import * as v from "valibot";
 import type { KubeConnection } from "./credentials.ts";
 import { Discovery, groupVersionPath, qualifiedKind, type ResourceInfo } from "./discovery.ts";
 import { KubeApiError } from "./errors.ts";
-import { sendRequest, type RequestPurpose, type TransportSettings } from "./http.ts";
+import { sendRequest, type KubeRequest, type RequestPurpose, type TransportSettings } from "./http.ts";
 
 /** Names one object in the cluster. `namespace` is ignored for cluster-scoped kinds. */
 export type ObjectRef = { apiVersion: string; kind: string; name: string; namespace: string };
@@ -88,6 +88,14 @@ export class KubeClient {
   }
 
   /** Reads an object, unstructured, exactly as the API returned it. */
+  /**
+   * Sends any request to the API server with this client's credentials and timeout, and returns the
+   * parsed JSON body of a 2xx answer. Other answers throw KubeApiError worded from `purpose`.
+   */
+  request(request: KubeRequest): Promise<unknown> {
+    return sendRequest(this.settings, request);
+  }
+
   async getObject(ref: ObjectRef, options: CallOptions = {}): Promise<KubeObject> {
     const info = await this.resolveResource(ref.apiVersion, ref.kind, options);
     const purpose = this.purpose(`get ${describeRef(ref, info)}`, "get", info, "", ref);

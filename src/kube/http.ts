@@ -8,8 +8,6 @@ import type { KubeConnection } from "./credentials.ts";
 import { KubeApiError, reasonForStatus, reasonWords, truncateText } from "./errors.ts";
 import { rootLogger } from "../logging.ts";
 
-
-
 /** Purpose of a request, in words and as an RBAC check, used only in error messages. */
 export interface RequestPurpose {
   /** Such as `get scale for Deployment default/web`, so that errors read `failed to <operation>: ...`. */
@@ -26,7 +24,7 @@ export interface RequestPurpose {
 }
 
 export interface KubeRequest {
-  method: "GET" | "PATCH";
+  method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
   /** Path and query below the server URL, starting with `/`. */
   path: string;
   body?: string;

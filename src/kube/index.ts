@@ -30,3 +30,4 @@ export {
   isTimeout,
   type KubeFailure,
 } from "./errors.ts";
+export type { KubeRequest, RequestPurpose } from "./http.ts";
