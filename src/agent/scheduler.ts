@@ -15,6 +15,8 @@ export interface SchedulerOptions {
   readonly logger: Logger;
   /** Runs one cycle; must not throw (the caller logs failures). */
   readonly onTick: () => Promise<void>;
+  /** Called for each tick skipped because a cycle was running. */
+  readonly onSkip?: () => void;
 }
 
 /** Returns milliseconds from `now` until the next multiple of `startTime`; a full period when `now` is on one. */
@@ -28,6 +30,11 @@ export class Scheduler {
   private nextTickAt = 0;
 
   constructor(private readonly options: SchedulerOptions) {}
+
+  /** Time of the next tick in milliseconds since the epoch. */
+  get nextTick(): number {
+    return this.nextTickAt;
+  }
 
   /** Starts the timer; returns the time of the first tick in milliseconds since the epoch. */
   start(): number {
@@ -63,6 +70,7 @@ export class Scheduler {
     lock.tryRun(onTick).catch((error: unknown) => {
       if (error instanceof CycleBusyError) {
         logger.warn("skipped a timer tick because the previous cycle is still running", { interval });
+        this.options.onSkip?.();
         return;
       }
       logger.error("cycle runner failed", { error: (error as Error).message });

@@ -82,6 +82,7 @@ export function validateConfigValues(
   const warnings = findUnknownKeys(values);
   const merged = overlayEnvironment(values, env, problems);
   checkReplicaLimits(merged, problems);
+  checkLeaderElection(merged, problems);
   const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
   if (!result.success) {
     for (const issue of result.issues) problems.push(problemFromIssue(issue));
@@ -168,7 +169,9 @@ export function findUnknownKeys(values: Record<string, unknown>): ConfigWarning[
       check(method["http"], NESTED_KEYS["http"]!, `${methodKey}.http.`);
     }
   }
-  check(values["apiConfig"], NESTED_KEYS["apiConfig"]!, "apiConfig.");
+  for (const section of ["apiConfig", "healthConfig", "leaderElection"]) {
+    check(values[section], NESTED_KEYS[section]!, `${section}.`);
+  }
   check(values["scaleTargetRef"], NESTED_KEYS["scaleTargetRef"]!, "scaleTargetRef.");
   return warnings;
 }
@@ -191,6 +194,20 @@ const REQUIRED_HINTS: Readonly<Record<string, string>> = {
   url: "is required: an absolute http:// or https:// URL",
   method: "is required: the HTTP method, for example GET or POST",
 };
+
+function checkLeaderElection(values: Record<string, unknown>, problems: ConfigProblem[]): void {
+  const election = values["leaderElection"] as Record<string, unknown> | undefined;
+  if (election === null || typeof election !== "object") return;
+  const duration = election["leaseDuration"] ?? 15;
+  const deadline = election["renewDeadline"] ?? 10;
+  const retry = election["retryPeriod"] ?? 2;
+  if (typeof duration === "number" && typeof deadline === "number" && deadline >= duration) {
+    problems.push({ path: "leaderElection.renewDeadline", received: String(deadline), expected: `must be < leaderElection.leaseDuration (${duration})` });
+  }
+  if (typeof deadline === "number" && typeof retry === "number" && retry >= deadline) {
+    problems.push({ path: "leaderElection.retryPeriod", received: String(retry), expected: `must be < leaderElection.renewDeadline (${deadline})` });
+  }
+}
 
 function problemFromIssue(issue: v.BaseIssue<unknown>): ConfigProblem {
   const path = (issue.path ?? [])

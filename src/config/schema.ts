@@ -98,6 +98,30 @@ const apiConfigSchema = v.object(
     host: v.optional(str(), "0.0.0.0"),
     certFile: v.optional(str(), ""),
     keyFile: v.optional(str(), ""),
+    // Additions of this agent.
+    authTokenFile: v.optional(str(), ""),
+    waitTimeout: v.optional(int(0, 600_000), 5000),
+  },
+  "must be an object",
+);
+
+const healthConfigSchema = v.object(
+  {
+    enabled: v.optional(bool(), true),
+    host: v.optional(str(), "0.0.0.0"),
+    port: v.optional(int(0, 65535), 8080),
+  },
+  "must be an object",
+);
+
+const leaderElectionSchema = v.object(
+  {
+    enabled: v.optional(bool(), false),
+    leaseName: v.optional(str(), ""),
+    leaseNamespace: v.optional(str(), ""),
+    leaseDuration: v.optional(int(1, 3600), 15),
+    renewDeadline: v.optional(int(1, 3600), 10),
+    retryPeriod: v.optional(int(1, 3600), 2),
   },
   "must be an object",
 );
@@ -139,6 +163,9 @@ export const ConfigSchema = v.object(
     metricConcurrency: v.optional(int(1, 1000), 10),
     cycleTimeout: v.optional(int(0), 0),
     includeTerminatingPods: v.optional(bool(), false),
+    healthConfig: v.optional(healthConfigSchema, {}),
+    kubernetesEvents: v.optional(bool(), true),
+    leaderElection: v.optional(leaderElectionSchema, {}),
   },
   "the configuration must be a mapping of keys to values",
 );
@@ -173,7 +200,9 @@ export const NESTED_KEYS: Readonly<Record<string, readonly string[]>> = {
   method: ["type", "timeout", "shell", "http"],
   shell: ["entrypoint", "command", "logStderr"],
   http: ["method", "url", "headers", "successCodes", "parameterMode", "caCert", "clientCert", "clientKey"],
-  apiConfig: ["enabled", "useHTTPS", "port", "host", "certFile", "keyFile"],
+  apiConfig: ["enabled", "useHTTPS", "port", "host", "certFile", "keyFile", "authTokenFile", "waitTimeout"],
+  healthConfig: ["enabled", "host", "port"],
+  leaderElection: ["enabled", "leaseName", "leaseNamespace", "leaseDuration", "renewDeadline", "retryPeriod"],
   scaleTargetRef: ["apiVersion", "kind", "name"],
 };
 

@@ -53,7 +53,14 @@ export function writeConfig(config: Record<string, unknown>): string {
 /** Starts the agent with `args` and `env` on top of a minimal environment. */
 export function startAgent(options: { args?: string[]; env?: Record<string, string>; configPath?: string }): AgentProcess {
   ensureBinary();
-  const env: Record<string, string> = { PATH: process.env["PATH"] ?? "/usr/bin:/bin", HOME: process.env["HOME"] ?? "/root", ...options.env };
+  // Free ports by default, so agents never clash with each other or with services on this machine.
+  const env: Record<string, string> = {
+    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+    HOME: process.env["HOME"] ?? "/root",
+    apiConfig: '{"port": 0, "host": "127.0.0.1"}',
+    healthConfig: '{"port": 0, "host": "127.0.0.1"}',
+    ...options.env,
+  };
   if (options.configPath) env["CONFIG_PATH"] = options.configPath;
   const child = Bun.spawn([BINARY, ...(options.args ?? [])], { env, stdout: "pipe", stderr: "pipe", stdin: "ignore" });
   const logs: LogLine[] = [];
