@@ -56,9 +56,9 @@ describe("REST API routes", () => {
       const response = await call(c.method, c.path);
       expect(response.status).toBe(c.status);
       expect(response.headers.get("content-type")).toBe("application/json");
-      const body = await response.json();
+      const body: unknown = await response.json();
       if (c.body !== undefined) expect(body).toEqual(c.body);
-      else expect(body.code).toBe(c.status);
+      else expect((body as { code: number }).code).toBe(c.status);
     });
   }
 
@@ -98,7 +98,7 @@ describe("REST API routes", () => {
     const { call } = setup({ evaluate: () => "{}" });
     const response = await call("POST", "/api/v1/evaluation");
     expect(response.status).toBe(500);
-    expect((await response.json()).message).toContain("evaluation has no integer field targetReplicas");
+    expect(((await response.json()) as { message: string }).message).toContain("evaluation has no integer field targetReplicas");
   });
 
   test("waits for a running cycle within waitTimeout", async () => {
@@ -116,7 +116,7 @@ describe("REST API routes", () => {
     const response = await call("POST", "/api/v1/evaluation");
     await held;
     expect(response.status).toBe(429);
-    expect((await response.json()).code).toBe(429);
+    expect(((await response.json()) as { code: number }).code).toBe(429);
     expect(target.patches).toEqual([]);
   });
 });
@@ -179,7 +179,7 @@ describe("REST API leader election", () => {
     const { call, target } = setup({ isLeader: () => false });
     const response = await call("POST", "/api/v1/evaluation");
     expect(response.status).toBe(503);
-    expect((await response.json()).message).toContain("not the leader");
+    expect(((await response.json()) as { message: string }).message).toContain("not the leader");
     expect(target.patches).toEqual([]);
   });
 
