@@ -104,7 +104,7 @@ describe("REST API over HTTPS with a bearer token", () => {
     expect(warning.level).toBe("WARN");
   });
 
-  test("oversized request body is rejected", async () => {
+  test("oversized body and headers are rejected", async () => {
     const namespace = await freshNamespace(plane, "api-body");
     await plane.kubectl(["apply", "-f", "-"], { input: deploymentManifest("web", namespace, 1) });
     const dir = mkdtempSync(join(tmpdir(), "cpa-api-body-"));
@@ -114,6 +114,8 @@ describe("REST API over HTTPS with a bearer token", () => {
     const base = await servedAddress(agent, "serving the REST API");
     const response = await fetch(`${base}/api/v1/evaluation`, { method: "POST", body: "x".repeat(1024 * 1024) });
     expect(response.status).toBe(413);
+    const headers = await fetch(`${base}/api/v1/evaluation`, { method: "POST", headers: { "X-Padding": "x".repeat(64 * 1024) } });
+    expect(headers.status).toBe(431);
     expect(readFileSync(scriptLog, "utf8")).toBe("");
   });
 });
