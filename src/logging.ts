@@ -44,6 +44,16 @@ export interface LogFields {
   key?: string;
   suggestion?: string;
   address?: string;
+  /** `namespace/name` of a Lease. */
+  lease?: string;
+  /** Leader-election identity of this agent. */
+  identity?: string;
+  /** `http` or `https`. */
+  scheme?: string;
+  /** Where the REST API's bearer token comes from, or `none`. */
+  auth?: string;
+  /** Where Kubernetes credentials come from. */
+  source?: string;
 }
 
 export type LogFormat = "text" | "json";

@@ -14,8 +14,9 @@ import type { AgentMetrics } from "../observability/metrics.ts";
 export const LIVENESS_GRACE_MS = 30_000;
 
 /**
- * Tracks whether the Kubernetes API answered the last request. Any HTTP answer counts, including
- * 403: the API was reached, and the cycle error says what is wrong.
+ * Tracks whether the Kubernetes API answered. Any HTTP answer counts, including 403: the API was
+ * reached, and the cycle error says what is wrong. Only connection failures and timeouts make the
+ * agent unready; other errors leave the state as it was.
  */
 export class Readiness {
   private reached = false;
@@ -44,8 +45,8 @@ export class Readiness {
       cycleFailed: ({ error }) => {
         const cause = findKubeError(error);
         if (cause === undefined) return;
-        if (cause.status === undefined) this.markUnreachable(errorMessage(cause));
-        else this.markReached();
+        if (cause.failure === "network" || cause.failure === "timeout") this.markUnreachable(errorMessage(cause));
+        else if (cause.status !== undefined) this.markReached();
       },
     };
   }

@@ -79,8 +79,12 @@ export async function handleApiRequest(request: Request, deps: ApiDeps): Promise
   return json(metricsOnly ? result.metrics : evaluationBody(result));
 }
 
+/**
+ * Returns the replica count after clamping and stabilization: the one applied, or for a dry run the
+ * one a real run would apply. A disabled target reports its current count and `disabled: true`.
+ */
 function evaluationBody(result: CycleResult): Record<string, unknown> {
-  const body: Record<string, unknown> = { targetReplicas: result.evaluatedReplicas };
+  const body: Record<string, unknown> = { targetReplicas: result.targetReplicas };
   if (result.disabled) body["disabled"] = true;
   return body;
 }

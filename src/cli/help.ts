@@ -5,7 +5,7 @@ export const MAIN_HELP = `cpa: Custom Pod Autoscaler agent
 Usage:
   cpa [run] [--config FILE]        run the autoscaler against the cluster
   cpa validate [--config FILE]     check a configuration without contacting a cluster
-  cpa simulate --config FILE --manifest FILE [options]
+  cpa simulate [--config FILE] --manifest FILE [options]
                                    run the pipeline on a manifest file and print the decision
   cpa version                      print the version
 
@@ -39,7 +39,7 @@ Options:
   -h, --help      show this help
 `;
 
-export const SIMULATE_HELP = `Usage: cpa simulate --config FILE --manifest FILE [--root DIR] [--interval MS] [--count N]
+export const SIMULATE_HELP = `Usage: cpa simulate [--config FILE] --manifest FILE [--root DIR] [--interval MS] [--count N]
 
 Runs the same pipeline as the agent without a cluster. The scale target, and in per-pod
 mode its pods (kind Pod documents whose labels match the target's spec.selector), are read

@@ -45,7 +45,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
   let client: KubeClient;
   try {
     const connection = loadKubeConnection({ kubeconfigPath: options["kubeconfig"] as string | undefined, env });
-    logger.info("using Kubernetes credentials", { address: connection.server, path: connection.source });
+    logger.info("using Kubernetes credentials", { address: connection.server, source: connection.source });
     client = new KubeClient(connection);
   } catch (error) {
     logger.error("failed to load Kubernetes credentials", { error: errorMessage(error) });
@@ -116,7 +116,7 @@ function startApi(config: Config, agent: Agent, logger: Logger, metrics: AgentMe
   const tokens = createTokenSource(apiConfig.authTokenFile, env);
   const server = startApiServer({ config, agent, logger, tokens, metrics, isLeader: elector ? () => elector.isLeader() : undefined });
   const address = `${apiConfig.host}:${server.port}`;
-  logger.info("serving the REST API", { address, reason: apiConfig.useHTTPS ? "https" : "http", path: `authentication: ${tokens.description}` });
+  logger.info("serving the REST API", { address, scheme: apiConfig.useHTTPS ? "https" : "http", auth: tokens.description });
   if (tokens.description === "none" && !LOOPBACK_HOSTS.has(apiConfig.host)) {
     logger.warn(
       `the REST API accepts unauthenticated requests on a non-loopback address, so anyone who can reach it can scale the target; set apiConfig.authTokenFile or ${API_TOKEN_ENV}, or apiConfig.host: 127.0.0.1`,
@@ -140,7 +140,7 @@ function createElector(config: Config, client: KubeClient, logger: Logger, metri
   const elector = new LeaderElector(client, settings, logger);
   metrics.leader.set(0);
   elector.onChange((leader) => metrics.leader.set(leader ? 1 : 0));
-  logger.info("leader election on", { name: settings.name, namespace: settings.namespace, key: settings.identity });
+  logger.info("leader election on", { lease: `${settings.namespace}/${settings.name}`, identity: settings.identity });
   return elector;
 }
 

@@ -11,6 +11,9 @@ import { nearestKey } from "./suggest.ts";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
 
+/** YAML 1.1, as the Go agent's parser reads it, so `yes` and `no` are booleans. */
+const YAML_OPTIONS = { version: "1.1" } as const;
+
 /** A key the agent does not know; scripts may read it, so it is not an error. */
 export type { ConfigWarning };
 
@@ -31,8 +34,10 @@ export interface LoadOptions {
 
 /** Returns the configuration file path: `--config`, then `CONFIG_PATH`, then `configPath`, then the default. */
 export function resolveConfigPath(options: LoadOptions): { path: string; explicit: boolean } {
-  const explicit = options.configPath ?? options.env["CONFIG_PATH"] ?? options.env["configPath"];
-  if (explicit !== undefined && explicit !== "") return { path: explicit, explicit: true };
+  const candidates = [options.configPath, options.env["CONFIG_PATH"], options.env["configPath"]];
+  // An empty value counts as unset, so CONFIG_PATH="" does not hide configPath.
+  const explicit = candidates.find((value) => value !== undefined && value !== "");
+  if (explicit !== undefined) return { path: explicit, explicit: true };
   return { path: DEFAULT_CONFIG_PATH, explicit: false };
 }
 
@@ -79,8 +84,9 @@ export function validateConfigValues(
   env: Readonly<Record<string, string | undefined>>,
   problems: ConfigProblem[] = [],
 ): { config: Config; warnings: ConfigWarning[] } {
-  const warnings = findUnknownKeys(values);
-  const merged = overlayEnvironment(values, env, problems);
+  const normalized = normalizeKeyCase(values);
+  const warnings = findUnknownKeys(normalized);
+  const merged = overlayEnvironment(normalized, env, problems);
   checkReplicaLimits(merged, problems);
   checkLeaderElection(merged, problems);
   const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
@@ -104,7 +110,7 @@ function parseFile(path: string, problems: ConfigProblem[]): Record<string, unkn
   }
   let parsed: unknown;
   try {
-    parsed = parseYaml(text);
+    parsed = parseYaml(text, YAML_OPTIONS);
   } catch (error) {
     const where = error instanceof YAMLParseError && error.linePos ? ` at line ${error.linePos[0].line}, column ${error.linePos[0].col}` : "";
     throw new ConfigError([{ path: "(file)", received: path, expected: `the file must be valid YAML or JSON; parse error${where}: ${(error as Error).message.split("\n")[0]}` }], { cause: error });
@@ -141,7 +147,7 @@ export function overlayEnvironment(
       }
     } else {
       try {
-        merged[key] = parseYaml(text);
+        merged[key] = parseYaml(text, YAML_OPTIONS);
       } catch (error) {
         problems.push({ path: `env ${key}`, received: describeValue(text), expected: `must be valid YAML or JSON: ${(error as Error).message.split("\n")[0]}` });
         delete merged[key];
@@ -149,6 +155,40 @@ export function overlayEnvironment(
     }
   }
   return merged;
+}
+
+/** Returns `object` with keys that match a known key case-insensitively renamed to it; the exact key wins. */
+function renameKeys(object: unknown, known: readonly string[]): unknown {
+  if (object === null || typeof object !== "object" || Array.isArray(object)) return object;
+  const source = object as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(source)) {
+    const canonical = known.includes(key) ? key : known.find((k) => k.toLowerCase() === key.toLowerCase());
+    if (canonical === undefined) out[key] = value;
+    else if (canonical === key || !Object.hasOwn(source, canonical)) out[canonical] = value;
+  }
+  return out;
+}
+
+/**
+ * Renames keys to their known spelling when they differ only in case (`MinReplicas`), because the
+ * Go agent decodes its configuration with Go's JSON rules, which match field names that way.
+ */
+export function normalizeKeyCase(values: Record<string, unknown>): Record<string, unknown> {
+  const top = renameKeys(values, TOP_LEVEL_KEYS) as Record<string, unknown>;
+  for (const methodKey of ["metric", "evaluate", ...HOOK_KEYS]) {
+    const method = renameKeys(top[methodKey], NESTED_KEYS["method"]!);
+    if (method !== null && typeof method === "object" && !Array.isArray(method)) {
+      const record = method as Record<string, unknown>;
+      if ("shell" in record) record["shell"] = renameKeys(record["shell"], NESTED_KEYS["shell"]!);
+      if ("http" in record) record["http"] = renameKeys(record["http"], NESTED_KEYS["http"]!);
+    }
+    if (top[methodKey] !== undefined) top[methodKey] = method;
+  }
+  for (const section of ["apiConfig", "healthConfig", "leaderElection", "scaleTargetRef"]) {
+    if (top[section] !== undefined) top[section] = renameKeys(top[section], NESTED_KEYS[section]!);
+  }
+  return top;
 }
 
 /** Lists keys of the file that no part of the agent reads, with the nearest known key. */

@@ -79,6 +79,13 @@ function methodSchema() {
     ),
     v.forward(
       v.check(
+        (m) => m.http === undefined || m.http.parameterMode !== "body" || !["GET", "HEAD"].includes(m.http.method.toUpperCase()),
+        'parameterMode "body" needs a method that carries a body, such as POST; a GET or HEAD request cannot carry one, so use parameterMode: query',
+      ),
+      ["http", "parameterMode"],
+    ),
+    v.forward(
+      v.check(
         (m) => m.http === undefined || (m.http.clientCert === undefined) === (m.http.clientKey === undefined),
         "clientCert and clientKey must be set together",
       ),

@@ -20,7 +20,8 @@ export function editDistance(a: string, b: string): number {
 
 /**
  * Returns the known key nearest to `key`, or undefined when none is close enough to be a
- * plausible typo: a case-insensitive match, or an edit distance of at most a third of the length.
+ * plausible typo: a case-insensitive match, or an edit distance of at most a third of the key's
+ * length, and at least 2.
  */
 export function nearestKey(key: string, known: readonly string[]): string | undefined {
   const lower = key.toLowerCase();

@@ -47,7 +47,8 @@ export interface KubeConnectionOptions {
 
 /**
  * Loads the first credentials found, in this order: `kubeconfigPath`, the files in `KUBECONFIG`,
- * `~/.kube/config`, then the in-cluster service account when `KUBERNETES_SERVICE_HOST` is set.
+ * the in-cluster service account when `KUBERNETES_SERVICE_HOST` is set, then `~/.kube/config`.
+ * In a pod the service account wins over a kubeconfig file that the image happens to contain.
  * Throws `KubeConfigError` when none is found or the chosen one is unusable.
  */
 export function loadKubeConnection(options: KubeConnectionOptions = {}): KubeConnection {
@@ -71,15 +72,15 @@ export function loadKubeConnection(options: KubeConnectionOptions = {}): KubeCon
     return loadKubeconfigConnection(existing, options.context);
   }
 
+  if (env.KUBERNETES_SERVICE_HOST) {
+    const directory = options.serviceAccountDir ?? (env.CPA_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR);
+    return loadServiceAccountConnection(directory, env);
+  }
+
   const home = options.homeDir ?? (env.HOME || os.homedir());
   const homeConfig = path.join(home, ".kube", "config");
   if (fs.existsSync(homeConfig)) {
     return loadKubeconfigConnection([homeConfig], options.context);
-  }
-
-  if (env.KUBERNETES_SERVICE_HOST) {
-    const directory = options.serviceAccountDir ?? (env.CPA_SERVICE_ACCOUNT_DIR || DEFAULT_SERVICE_ACCOUNT_DIR);
-    return loadServiceAccountConnection(directory, env);
   }
 
   throw new KubeConfigError(

@@ -85,7 +85,7 @@ export class LeaderElector implements LeadershipGate {
       if (lease?.spec.holderIdentity === this.settings.identity) {
         lease.spec = { ...lease.spec, holderIdentity: null, acquireTime: null, renewTime: null, leaseDurationSeconds: 1 };
         await this.put(lease);
-        this.logger.info("released the leader lease", { name: this.settings.name });
+        this.logger.info("released the leader lease", { lease: this.leaseKey });
       }
     } catch (error) {
       this.logger.warn("failed to release the leader lease; followers take over once it expires", { error: errorMessage(error) });
@@ -97,10 +97,10 @@ export class LeaderElector implements LeadershipGate {
     try {
       await this.tryAcquireOrRenew();
     } catch (error) {
-      this.logger.warn("leader election request failed", { name: this.settings.name, error: errorMessage(error) });
+      this.logger.warn("leader election request failed", { lease: this.leaseKey, error: errorMessage(error) });
     }
     if (this.leaderSince !== undefined && !this.isLeader()) {
-      this.logger.warn("lost the leader lease: it was not renewed within renewDeadline", { name: this.settings.name });
+      this.logger.warn("lost the leader lease: it was not renewed within renewDeadline", { lease: this.leaseKey });
       this.setLeader(false);
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.settings.retryPeriodSeconds * 1000);
@@ -152,7 +152,7 @@ export class LeaderElector implements LeadershipGate {
     if (this.leaderSince === undefined) {
       this.leaderSince = now;
       this.term = new AbortController();
-      this.logger.info("became the leader", { name: this.settings.name });
+      this.logger.info("became the leader", { lease: this.leaseKey });
       for (const listener of this.listeners) listener(true);
     }
   }
@@ -163,6 +163,10 @@ export class LeaderElector implements LeadershipGate {
     this.term?.abort(new Error("leader lease lost"));
     this.term = undefined;
     for (const listener of this.listeners) listener(false);
+  }
+
+  private get leaseKey(): string {
+    return `${this.settings.namespace}/${this.settings.name}`;
   }
 
   private path(name?: string): string {
@@ -207,7 +211,7 @@ export class LeaderElector implements LeadershipGate {
       return true;
     } catch (error) {
       if (isConflict(error)) {
-        this.logger.v(2).info("lease changed by another agent", { name: this.settings.name });
+        this.logger.v(2).info("lease changed by another agent", { lease: this.leaseKey });
         return false;
       }
       throw error;

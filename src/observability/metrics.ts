@@ -38,7 +38,7 @@ export class AgentMetrics {
   });
   readonly currentReplicas = new Gauge({
     name: "cpa_current_replicas",
-    help: "Replicas of the target (/scale spec.replicas) seen by the last cycle that read them.",
+    help: "Replicas of the target (/scale spec.replicas) seen by the last successful cycle.",
     registers: [this.registry],
   });
   readonly targetReplicas = new Gauge({

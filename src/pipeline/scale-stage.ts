@@ -110,12 +110,13 @@ async function patchWithRetry(input: ScaleStageInput, replicas: number): Promise
     if (!input.target.isConflict?.(error)) throw new CycleError("scale", (error as Error).message, { cause: error });
     input.logger.warn("conflict while patching scale, retrying once with fresh state", { error: (error as Error).message });
   }
-  const fresh = await input.target.getScale(input.signal);
-  if (fresh.replicas === replicas) return;
-  assertNotAborted(input.signal);
   try {
+    const fresh = await input.target.getScale(input.signal);
+    if (fresh.replicas === replicas) return;
+    assertNotAborted(input.signal);
     await input.target.patchScale(replicas, input.signal);
   } catch (error) {
+    if (error instanceof CycleAbortedError) throw error;
     throw new CycleError("scale", (error as Error).message, { cause: error });
   }
 }

@@ -62,8 +62,14 @@ describe("loadKubeConnection source order", () => {
       server: "https://127.0.0.1:1002",
     },
     {
-      name: "home config beats in-cluster",
+      name: "in-cluster beats home config",
       options: () => ({ env: { ...IN_CLUSTER_ENV, CPA_SERVICE_ACCOUNT_DIR: serviceAccountDir }, homeDir: home }),
+      server: "https://127.0.0.1:6443",
+      user: "serviceaccount apps/autoscaler",
+    },
+    {
+      name: "home config outside a pod",
+      options: () => ({ env: {}, homeDir: home }),
       server: "https://127.0.0.1:1003",
     },
     {

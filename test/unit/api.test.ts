@@ -68,6 +68,13 @@ describe("REST API routes", () => {
     expect(response.headers.get("allow")).toBe("POST");
   });
 
+  test("evaluation returns the applied count", async () => {
+    const { call, target } = setup({ config: { maxReplicas: 3 } });
+    const response = await call("POST", "/api/v1/evaluation");
+    expect(await response.json()).toEqual({ targetReplicas: 3 });
+    expect(target.patches).toEqual([3]);
+  });
+
   test("evaluation scales the target", async () => {
     const { call, target } = setup();
     const response = await call("POST", "/api/v1/evaluation");
@@ -91,7 +98,7 @@ describe("REST API routes", () => {
   test("disabled target reports disabled", async () => {
     const { call } = setup({ target: new FakeTarget({ replicas: 0 }) });
     const response = await call("POST", "/api/v1/evaluation?dry_run=true");
-    expect(await response.json()).toEqual({ targetReplicas: 4, disabled: true });
+    expect(await response.json()).toEqual({ targetReplicas: 0, disabled: true });
   });
 
   test("cycle error returns 500 with the message", async () => {

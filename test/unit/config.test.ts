@@ -102,6 +102,12 @@ describe("config validation errors", () => {
       path: "metric.http.clientCert",
       expected: "clientCert and clientKey must be set together",
     },
+    {
+      name: "GET with a body",
+      values: { ...BASE, metric: { type: "http", http: { method: "GET", url: "http://127.0.0.1/", parameterMode: "body" } } },
+      path: "metric.http.parameterMode",
+      expected: 'parameterMode "body" needs a method that carries a body',
+    },
     { name: "relative http url", values: { ...BASE, metric: { type: "http", http: { method: "GET", url: "metrics/queue", parameterMode: "query" } } }, path: "metric.http.url", expected: "must be an absolute http:// or https:// URL" },
     { name: "renewDeadline not below leaseDuration", values: { ...BASE, leaderElection: { enabled: true, leaseDuration: 10, renewDeadline: 10 } }, path: "leaderElection.renewDeadline", expected: "must be < leaderElection.leaseDuration (10)" },
     { name: "retryPeriod not below renewDeadline", values: { ...BASE, leaderElection: { retryPeriod: 12 } }, path: "leaderElection.retryPeriod", expected: "must be < leaderElection.renewDeadline (10)" },
@@ -169,6 +175,26 @@ describe("config environment overlay", () => {
   test("method key parses YAML", () => {
     const method = "{type: shell, timeout: 100, shell: {entrypoint: python3, command: [/m.py]}}";
     expect(validateConfigValues(BASE, { metric: method }).config.metric.shell?.command).toEqual(["/m.py"]);
+  });
+});
+
+describe("config Go compatibility", () => {
+  test("keys match case-insensitively", () => {
+    const { config, warnings } = validateConfigValues({ ...BASE, MinReplicas: 3, MaxReplicas: 4, Metric: { Type: "shell", Shell: { Command: ["-c", "echo 1"] } } }, {});
+    expect(config.minReplicas).toBe(3);
+    expect(config.maxReplicas).toBe(4);
+    expect(config.metric.shell?.command).toEqual(["-c", "echo 1"]);
+    expect(warnings).toEqual([]);
+  });
+  test("exact key wins over a case variant", () => {
+    expect(validateConfigValues({ ...BASE, minReplicas: 2, MinReplicas: 5 }, {}).config.minReplicas).toBe(2);
+  });
+  test("YAML 1.1 yes is a boolean", () => {
+    const path = writeTemp("yes.yaml", "scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: web}\nmetric: {type: shell, shell: {command: [-c, echo 1], logStderr: yes}}\nevaluate: {type: shell, shell: {command: [-c, echo 1]}}\n");
+    expect(loadConfig({ configPath: path, env: {} }).config.metric.shell?.logStderr).toBe(true);
+  });
+  test("empty CONFIG_PATH falls through to configPath", () => {
+    expect(resolveConfigPath({ env: { CONFIG_PATH: "", configPath: "/c" } }).path).toBe("/c");
   });
 });
 
