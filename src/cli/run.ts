@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { EventRecorder } from "../events/recorder.ts";
 import { createMethodRunner } from "../execute/index.ts";
+import { createKubernetesMetricsSource } from "../k8s-metrics/index.ts";
 import { KubeClient, loadKubeConnection } from "../kube/index.ts";
 import { LeaderElector } from "../leader/lease.ts";
 import { rootLogger, type Logger } from "../logging.ts";
@@ -51,10 +52,8 @@ export async function runCommand(args: string[], env: Record<string, string | un
     logger.error("failed to load Kubernetes credentials", { error: errorMessage(error) });
     return 1;
   }
-  if (config.kubernetesMetricSpecs !== undefined) {
-    // TODO: gather kubernetesMetricSpecs; until then the metric stage receives no kubernetesMetrics key.
-    logger.warn("kubernetesMetricSpecs is not supported by this version and is ignored");
-  }
+  const kubernetesMetrics =
+    (config.kubernetesMetricSpecs ?? []).length > 0 ? createKubernetesMetricsSource({ client, config, logger, clock: systemClock }) : undefined;
 
   const targetRef = { ...config.scaleTargetRef, namespace: config.namespace };
   const metrics = new AgentMetrics();
@@ -71,6 +70,7 @@ export async function runCommand(args: string[], env: Record<string, string | un
     logger,
     observers,
     gate: elector,
+    kubernetesMetrics,
   });
 
   const servers: Server<undefined>[] = [];

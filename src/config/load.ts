@@ -8,6 +8,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { ConfigError, type ConfigProblem, type ConfigWarning } from "../errors.ts";
 import { ConfigSchema, INTEGER_KEYS, NESTED_KEYS, STRING_KEYS, TOP_LEVEL_KEYS, HOOK_KEYS, type Config } from "./schema.ts";
 import { nearestKey } from "./suggest.ts";
+import { checkKubernetesMetricSpecs } from "../k8s-metrics/index.ts";
 
 export const DEFAULT_CONFIG_PATH = "/config.yaml";
 
@@ -92,6 +93,11 @@ export function validateConfigValues(
   const result = v.safeParse(ConfigSchema, merged, { abortEarly: false });
   if (!result.success) {
     for (const issue of result.issues) problems.push(problemFromIssue(issue));
+  }
+  if (Array.isArray(merged["kubernetesMetricSpecs"])) {
+    const metricSpecs = checkKubernetesMetricSpecs(merged["kubernetesMetricSpecs"]);
+    problems.push(...metricSpecs.problems);
+    warnings.push(...metricSpecs.warnings);
   }
   if (problems.length > 0 || !result.success) {
     const error = new ConfigError(problems);

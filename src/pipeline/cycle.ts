@@ -59,9 +59,11 @@ export async function runCycle(deps: CycleDeps, options: CycleOptions): Promise<
   const scale = await step("get-scale", () => target.getScale(signal));
   const currentReplicas = scale.replicas;
 
-  const kubernetesMetrics = deps.kubernetesMetrics
+  const gathered = deps.kubernetesMetrics
     ? await step("kubernetes-metrics", () => deps.kubernetesMetrics!.gather(object, scale, signal))
     : undefined;
+  // The payloads leave the key out rather than send an empty list, as the Go agent does.
+  const kubernetesMetrics = gathered !== undefined && gathered.length > 0 ? gathered : undefined;
 
   await runHook("preMetric", metricPayload(object, runType, kubernetesMetrics));
   const metrics = await step("metric", () =>
