@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { errorMessage } from "../errors.ts";
 import { EventRecorder } from "../events/recorder.ts";
 import { createMethodRunner } from "../execute/index.ts";
+import { becomeSubreaper } from "../execute/reaper.ts";
 import { createKubernetesMetricsSource } from "../k8s-metrics/index.ts";
 import { KubeClient, loadKubeConnection } from "../kube/index.ts";
 import { LeaderElector } from "../leader/lease.ts";
@@ -54,6 +55,8 @@ export async function runCommand(args: string[], env: Record<string, string | un
   }
   const kubernetesMetrics =
     (config.kubernetesMetricSpecs ?? []).length > 0 ? createKubernetesMetricsSource({ client, config, logger, clock: systemClock }) : undefined;
+
+  if (!becomeSubreaper()) logger.v(1).info("cannot become a child subreaper; processes orphaned by scripts are reaped by PID 1");
 
   const targetRef = { ...config.scaleTargetRef, namespace: config.namespace };
   const metrics = new AgentMetrics();

@@ -7,6 +7,7 @@
 import { MethodError } from "../errors.ts";
 import { truncate } from "../logging.ts";
 import { STDERR_LIMIT_BYTES, STDOUT_LIMIT_BYTES, describeRun, type MethodRequest, type MethodResult } from "./method.ts";
+import { reapProcessGroup } from "./reaper.ts";
 
 /** Time between SIGTERM and SIGKILL when a run is ended early. */
 export const KILL_GRACE_MS = 500;
@@ -98,6 +99,9 @@ export async function runShell(request: MethodRequest): Promise<MethodResult> {
   if (killTimer !== undefined) clearTimeout(killTimer);
 
   const [stdout, stderr] = await Promise.allSettled([stdoutPromise, stderrPromise]);
+  // Reap the group's processes re-parented here; a process that ignored the pipes may take a moment to end.
+  reapProcessGroup(child.pid);
+  setTimeout(() => reapProcessGroup(child.pid), 200).unref();
   const stdoutText = stdout.status === "fulfilled" ? stdout.value : "";
   const stderrText = stderr.status === "fulfilled" ? stderr.value : "";
   const durationMs = Math.round(performance.now() - started);

@@ -6,6 +6,7 @@ import { validateConfigValues } from "../../src/config/load.ts";
 import type { MethodConfig } from "../../src/config/schema.ts";
 import { MethodError } from "../../src/errors.ts";
 import { STDOUT_LIMIT_BYTES } from "../../src/execute/method.ts";
+import { becomeSubreaper } from "../../src/execute/reaper.ts";
 import { runShell } from "../../src/execute/shell.ts";
 
 function method(shell: Record<string, unknown>, timeout = 5000): MethodConfig {
@@ -113,6 +114,16 @@ describe("runShell", () => {
     const child = Number(readFileSync(pidFile, "utf8"));
     await Bun.sleep(50);
     expect(processAlive(child)).toBe(false);
+  });
+
+  test("left-behind process leaves no zombie", async () => {
+    expect(becomeSubreaper()).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "cpa-shell-"));
+    const pidFile = join(dir, "child.pid");
+    await runShell({ stage: "metric", method: sh(`sleep 30 >/dev/null 2>&1 & echo $! > ${pidFile}; echo done`), input: "" });
+    const child = Number(readFileSync(pidFile, "utf8"));
+    await Bun.sleep(400);
+    expect(existsSync(`/proc/${child}`)).toBe(false);
   });
 
   test("output over the limit fails the run", async () => {
