@@ -2,6 +2,7 @@
 import { errorMessage } from "./errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { MAIN_HELP, VERSION_HELP } from "./cli/help.ts";
+import { operatorCommand } from "./cli/operator.ts";
 import { runCommand } from "./cli/run.ts";
 import { simulateCommand } from "./cli/simulate.ts";
 import { validateCommand } from "./cli/validate.ts";
@@ -26,9 +27,11 @@ async function dispatch(argv: string[], env: Record<string, string | undefined>)
       return simulateCommand(rest, env);
     case "run":
       return runCommand(rest, env);
+    case "operator":
+      return operatorCommand(rest, env);
     default:
       if (command === undefined || command.startsWith("-")) return runCommand(argv, env);
-      throw new UsageError(`unknown command "${command}"; expected run, validate, simulate or version`);
+      throw new UsageError(`unknown command "${command}"; expected run, validate, simulate, operator or version`);
   }
 }
 

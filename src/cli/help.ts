@@ -8,6 +8,7 @@ Usage:
   cpa simulate [--config FILE] --manifest FILE [options]
                                    run the pipeline on a manifest file and print the decision
   cpa version                      print the version
+  cpa operator [--namespace NS]    run an agent pod for each CustomPodAutoscaler resource
 
 Run "cpa COMMAND --help" for the options of a command.
 
