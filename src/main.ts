@@ -1,11 +1,11 @@
-/** Entry point of the `cpa` executable. Kept free of top-level await so it compiles to bytecode. */
+/**
+ * Entry point of the `cpa` executable. Kept free of top-level await so it compiles to bytecode.
+ * Commands are imported when chosen, so `cpa version` and `cpa validate` do not load the Kubernetes
+ * client.
+ */
 import { errorMessage } from "./errors.ts";
 import { UsageError } from "./cli/args.ts";
 import { MAIN_HELP, VERSION_HELP } from "./cli/help.ts";
-import { operatorCommand } from "./cli/operator.ts";
-import { runCommand } from "./cli/run.ts";
-import { simulateCommand } from "./cli/simulate.ts";
-import { validateCommand } from "./cli/validate.ts";
 import { VERSION } from "./version.ts";
 
 async function dispatch(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -22,15 +22,15 @@ async function dispatch(argv: string[], env: Record<string, string | undefined>)
       else process.stdout.write(`cpa ${VERSION}\n`);
       return 0;
     case "validate":
-      return validateCommand(rest, env);
+      return (await import("./cli/validate.ts")).validateCommand(rest, env);
     case "simulate":
-      return simulateCommand(rest, env);
+      return (await import("./cli/simulate.ts")).simulateCommand(rest, env);
     case "run":
-      return runCommand(rest, env);
+      return (await import("./cli/run.ts")).runCommand(rest, env);
     case "operator":
-      return operatorCommand(rest, env);
+      return (await import("./cli/operator.ts")).operatorCommand(rest, env);
     default:
-      if (command === undefined || command.startsWith("-")) return runCommand(argv, env);
+      if (command === undefined || command.startsWith("-")) return (await import("./cli/run.ts")).runCommand(argv, env);
       throw new UsageError(`unknown command "${command}"; expected run, validate, simulate, operator or version`);
   }
 }
