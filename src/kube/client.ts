@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import type { KubeConnection } from "./credentials.ts";
 import { Discovery, groupVersionPath, qualifiedKind, type ResourceInfo } from "./discovery.ts";
-import { KubeApiError } from "./errors.ts";
+import { KubeApiError, expectObject, invalidResponse } from "./errors.ts";
 import { sendRequest, type KubeRequest, type RequestPurpose, type TransportSettings } from "./http.ts";
 
 /** Names one object in the cluster. `namespace` is ignored for cluster-scoped kinds. */
@@ -224,20 +224,6 @@ function objectPath(info: ResourceInfo, ref: ObjectRef): string {
   return `${base}/namespaces/${encodeURIComponent(ref.namespace)}/${info.resource}/${name}`;
 }
 
-function invalidResponse(purpose: RequestPurpose, problem: string): KubeApiError {
-  return new KubeApiError(`failed to ${purpose.operation}: ${problem}`, {
-    failure: "invalid-response",
-    operation: purpose.operation,
-    status: 200,
-  });
-}
-
-function expectObject(body: unknown, purpose: RequestPurpose): KubeObject {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw invalidResponse(purpose, "the response is not a JSON object");
-  }
-  return body as KubeObject;
-}
 
 function parseScale(body: unknown, purpose: RequestPurpose): Scale {
   const raw = expectObject(body, purpose);

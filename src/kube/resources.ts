@@ -6,7 +6,7 @@
 
 import * as v from "valibot";
 import type { KubeClient, KubeObject } from "./client.ts";
-import { KubeApiError, isNotFound } from "./errors.ts";
+import { KubeApiError, expectObject, invalidResponse, isNotFound } from "./errors.ts";
 import type { RequestPurpose } from "./http.ts";
 
 /** One resource type of the API: where it is served and how messages name it. */
@@ -286,17 +286,3 @@ export class ResourceClient {
   }
 }
 
-function invalidResponse(purpose: RequestPurpose, problem: string): KubeApiError {
-  return new KubeApiError(`failed to ${purpose.operation}: ${problem}`, {
-    failure: "invalid-response",
-    operation: purpose.operation,
-    status: 200,
-  });
-}
-
-function expectObject(body: unknown, purpose: RequestPurpose): KubeObject {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw invalidResponse(purpose, "the response is not a JSON object");
-  }
-  return body as KubeObject;
-}
