@@ -26,7 +26,7 @@ import { RUN_HELP } from "./help.ts";
 
 /** Hard limit from a stop signal to process exit. */
 const EXIT_DEADLINE_MS = 1900;
-/** Time between start-up checks of the Kubernetes API until it answers. */
+/** Time between start-up checks of the Kubernetes API until it responds. */
 const READINESS_RETRY_MS = 2000;
 
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
@@ -148,7 +148,7 @@ function createElector(config: Config, client: KubeClient, logger: Logger, metri
 }
 
 /**
- * Checks that the Kubernetes API answers, every READINESS_RETRY_MS until it does, so `/readyz`
+ * Checks that the Kubernetes API responds, every READINESS_RETRY_MS until it does, so `/readyz`
  * turns ready before the first cycle. Returns a function that stops the checks.
  */
 function probeApi(client: KubeClient, readiness: Readiness, logger: Logger): () => void {

@@ -55,7 +55,7 @@ async function readBodyCapped(response: Response, request: MethodRequest): Promi
 export async function runHttp(request: MethodRequest): Promise<MethodResult> {
   const http = request.method.http;
   if (http === undefined) throw new Error(`${request.stage}: http method without an http section`);
-  const what = describeRun(request);
+  const runName = describeRun(request);
   const started = performance.now();
 
   const url = new URL(http.url);
@@ -76,17 +76,17 @@ export async function runHttp(request: MethodRequest): Promise<MethodResult> {
   } catch (error) {
     if (error instanceof MethodError) throw error;
     if (timeout.aborted) {
-      throw new MethodError(`${what} timed out after ${request.method.timeout} ms (${target})`, { stage: request.stage, reason: "timeout", cause: error });
+      throw new MethodError(`${runName} timed out after ${request.method.timeout} ms (${target})`, { stage: request.stage, reason: "timeout", cause: error });
     }
     if (request.signal?.aborted) {
-      throw new MethodError(`${what} was cancelled (${target})`, { stage: request.stage, reason: "aborted", cause: error });
+      throw new MethodError(`${runName} was cancelled (${target})`, { stage: request.stage, reason: "aborted", cause: error });
     }
-    throw new MethodError(`${what} failed: ${target}: ${(error as Error).message}`, { stage: request.stage, reason: "http-request", cause: error });
+    throw new MethodError(`${runName} failed: ${target}: ${(error as Error).message}`, { stage: request.stage, reason: "http-request", cause: error });
   }
 
   if (!http.successCodes.includes(response.status)) {
     throw new MethodError(
-      `${what} failed: ${target} returned status ${response.status}, expected one of [${http.successCodes.join(", ")}]: ${truncate(text.trim(), 500)}`,
+      `${runName} failed: ${target} returned status ${response.status}, expected one of [${http.successCodes.join(", ")}]: ${truncate(text.trim(), 500)}`,
       { stage: request.stage, reason: "http-status", stdout: text },
     );
   }

@@ -48,18 +48,18 @@ export async function runShell(request: MethodRequest): Promise<MethodResult> {
   if (shell === undefined) throw new Error(`${request.stage}: shell method without a shell section`);
   const argv = [shell.entrypoint, ...shell.command];
   const commandText = argv.join(" ");
-  const what = describeRun(request);
+  const runName = describeRun(request);
   const started = performance.now();
 
   if (request.signal?.aborted) {
-    throw new MethodError(`${what} was cancelled before it started`, { stage: request.stage, reason: "aborted" });
+    throw new MethodError(`${runName} was cancelled before it started`, { stage: request.stage, reason: "aborted" });
   }
 
   let child: ReturnType<typeof Bun.spawn<"pipe", "pipe", "pipe">>;
   try {
     child = Bun.spawn(argv, { stdin: "pipe", stdout: "pipe", stderr: "pipe", detached: true });
   } catch (error) {
-    throw new MethodError(`${what} failed to start command ${commandText}: ${(error as Error).message}`, {
+    throw new MethodError(`${runName} failed to start command ${commandText}: ${(error as Error).message}`, {
       stage: request.stage,
       reason: "spawn",
       cause: error,
@@ -108,26 +108,26 @@ export async function runShell(request: MethodRequest): Promise<MethodResult> {
   const details = { stage: request.stage, stdout: stdoutText, stderr: stderrText };
 
   if (endReason === "timeout") {
-    throw new MethodError(`${what} timed out after ${request.method.timeout} ms (command ${commandText})`, { ...details, reason: "timeout" });
+    throw new MethodError(`${runName} timed out after ${request.method.timeout} ms (command ${commandText})`, { ...details, reason: "timeout" });
   }
   if (endReason === "aborted") {
-    throw new MethodError(`${what} was cancelled (command ${commandText})`, { ...details, reason: "aborted" });
+    throw new MethodError(`${runName} was cancelled (command ${commandText})`, { ...details, reason: "aborted" });
   }
   if (endReason === "output-limit") {
     throw new MethodError(
-      `${what} wrote more than the output limit (${STDOUT_LIMIT_BYTES} bytes of stdout, ${STDERR_LIMIT_BYTES} bytes of stderr) (command ${commandText})`,
+      `${runName} wrote more than the output limit (${STDOUT_LIMIT_BYTES} bytes of stdout, ${STDERR_LIMIT_BYTES} bytes of stderr) (command ${commandText})`,
       { ...details, reason: "output-limit" },
     );
   }
   if (child.signalCode) {
-    throw new MethodError(`${what} failed: command ${commandText} was killed by ${child.signalCode}${stderrSuffix(stderrText)}`, {
+    throw new MethodError(`${runName} failed: command ${commandText} was killed by ${child.signalCode}${stderrSuffix(stderrText)}`, {
       ...details,
       reason: "signal",
       signal: String(child.signalCode),
     });
   }
   if (exitCode !== 0) {
-    throw new MethodError(`${what} failed: command ${commandText} exited with code ${exitCode}${stderrSuffix(stderrText)}`, {
+    throw new MethodError(`${runName} failed: command ${commandText} exited with code ${exitCode}${stderrSuffix(stderrText)}`, {
       ...details,
       reason: "exit",
       exitCode,

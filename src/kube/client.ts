@@ -90,7 +90,7 @@ export class KubeClient {
   /** Reads an object, unstructured, exactly as the API returned it. */
   /**
    * Sends any request to the API server with this client's credentials and timeout, and returns the
-   * parsed JSON body of a 2xx answer. Other answers throw KubeApiError worded from `purpose`.
+   * parsed JSON body of a 2xx response. Other responses throw KubeApiError worded from `purpose`.
    */
   request(request: KubeRequest): Promise<unknown> {
     return sendRequest(this.settings, request);

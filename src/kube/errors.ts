@@ -113,7 +113,7 @@ export function reasonWords(reason: string): string {
   return reason.replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
 }
 
-/** Returns the error for a 2xx answer whose body is not what the request expects. */
+/** Returns the error for a 2xx response whose body is not what the request expects. */
 export function invalidResponse(purpose: { operation: string }, problem: string): KubeApiError {
   return new KubeApiError(`failed to ${purpose.operation}: ${problem}`, {
     failure: "invalid-response",
@@ -122,7 +122,7 @@ export function invalidResponse(purpose: { operation: string }, problem: string)
   });
 }
 
-/** Returns `body` as an object, or throws when the API answered something else. */
+/** Returns `body` as an object, or throws when the API returned something else. */
 export function expectObject(body: unknown, purpose: { operation: string }): Record<string, unknown> {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw invalidResponse(purpose, "the response is not a JSON object");

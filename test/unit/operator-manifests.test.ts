@@ -88,8 +88,8 @@ describe("install manifests", () => {
       for (const resource of rule.resources) {
         test(`operator holds every agent permission: ${group || "core"} ${resource}`, () => {
           const rules = byKind(cluster, "ClusterRole").rules;
-          const held = rule.verbs.every((verb) => (verb === "*" ? grantsAll(rules, group, resource) : grants(rules, group, resource, verb)));
-          expect(held).toBe(true);
+          const grantsEveryVerb = rule.verbs.every((verb) => (verb === "*" ? grantsAll(rules, group, resource) : grants(rules, group, resource, verb)));
+          expect(grantsEveryVerb).toBe(true);
         });
       }
     }
