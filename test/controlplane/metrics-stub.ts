@@ -270,7 +270,7 @@ export async function registerMetricsStub(plane: ControlPlane, stub: MetricsStub
     });
   }
   await waitForAvailability(plane, true, timeoutMs);
-  // The proxy sees the availability a moment after the status shows it, and responds with 503 until then.
+  // The aggregator proxy picks up the availability a moment after the status shows it, and responds with 503 until then.
   const deadline = Date.now() + timeoutMs;
   for (const groupVersion of STUB_GROUP_VERSIONS) {
     const path = `/apis/${groupVersion.group}/${groupVersion.version}`;
@@ -283,7 +283,7 @@ export async function registerMetricsStub(plane: ControlPlane, stub: MetricsStub
 
 /** Waits until every stub APIService reports Available with the given value. */
 export async function waitForAvailability(plane: ControlPlane, available: boolean, timeoutMs = 60_000): Promise<void> {
-  const wanted = available ? "True" : "False";
+  const expectedStatus = available ? "True" : "False";
   const deadline = Date.now() + timeoutMs;
   let last = "";
   for (;;) {
@@ -295,9 +295,9 @@ export async function waitForAvailability(plane: ControlPlane, available: boolea
         return { name: apiServiceName(groupVersion), status: condition?.status, message: condition?.message };
       }),
     );
-    if (states.every((state) => state.status === wanted)) return;
+    if (states.every((state) => state.status === expectedStatus)) return;
     last = states.map((state) => `${state.name}=${state.status ?? "unknown"} (${state.message ?? ""})`).join(", ");
-    if (Date.now() > deadline) throw new Error(`APIServices did not become Available=${wanted} within ${timeoutMs} ms: ${last}`);
+    if (Date.now() > deadline) throw new Error(`APIServices did not become Available=${expectedStatus} within ${timeoutMs} ms: ${last}`);
     await Bun.sleep(200);
   }
 }
