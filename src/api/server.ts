@@ -81,12 +81,12 @@ export async function handleApiRequest(request: Request, deps: ApiDeps): Promise
 
 /**
  * Returns the replica count after clamping and stabilization: the one applied, or for a dry run the
- * one a real run would apply. A disabled target reports its current count and `disabled: true`.
+ * one a real run would apply. A disabled target reports `disabled: true` and no count, because no
+ * count was decided.
  */
 function evaluationBody(result: CycleResult): Record<string, unknown> {
-  const body: Record<string, unknown> = { targetReplicas: result.targetReplicas };
-  if (result.disabled) body["disabled"] = true;
-  return body;
+  if (result.disabled) return { disabled: true };
+  return { targetReplicas: result.targetReplicas };
 }
 
 /** Route label for metrics: the known path, or `other`, so label values stay bounded. */

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startFakeKube, type FakeKube } from "../fake-kube/server.ts";
 import { deployment } from "../fake-kube/fixtures.ts";
-import { shMethod, startAgent, writeConfig } from "./agent-process.ts";
+import { shMethod, startAgent, waitFor, writeConfig } from "./agent-process.ts";
 
 setDefaultTimeout(60_000);
 
@@ -62,42 +62,43 @@ describe("agent shutdown", () => {
     });
   }
 
-  test("SIGTERM during a running script ends it and sends no patch", async () => {
-    reset();
-    const dir = mkdtempSync(join(tmpdir(), "cpa-signal-"));
-    const pidFile = join(dir, "metric.pid");
-    const metric = shMethod(`echo $$ > ${pidFile}; sleep 30; echo 1`, 60_000);
-    const agent = startAgent({ configPath: config({ metric }), env: { KUBECONFIG: kube.kubeconfigPath } });
-    const deadline = Date.now() + 10_000;
-    let scriptPid = 0;
-    while (Date.now() < deadline && scriptPid === 0) {
-      try {
-        scriptPid = Number(readFileSync(pidFile, "utf8"));
-      } catch {
-        await Bun.sleep(50);
-      }
-    }
-    expect(scriptPid).toBeGreaterThan(0);
-    const { code, ms } = await agent.stop("SIGTERM");
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(2000);
-    expect(processAlive(scriptPid)).toBe(false);
-    expect(kube.requests.filter((r) => r.method === "PATCH")).toEqual([]);
-    expect(kube.replicasOf(REF)).toBe(2);
-  });
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    test(`${signal} during a running script ends its group and sends no patch`, async () => {
+      reset();
+      const dir = mkdtempSync(join(tmpdir(), "cpa-signal-"));
+      const pidFile = join(dir, "metric.pid");
+      const childFile = join(dir, "child.pid");
+      const metric = shMethod(`sleep 30 & echo $! > ${childFile}; echo $$ > ${pidFile}; wait; echo 1`, 60_000);
+      const agent = startAgent({ configPath: config({ metric }), env: { KUBECONFIG: kube.kubeconfigPath } });
+      const readPid = (file: string): number => {
+        try {
+          return Number(readFileSync(file, "utf8"));
+        } catch {
+          return 0;
+        }
+      };
+      await waitFor("the script to start", () => readPid(pidFile) > 0 && readPid(childFile) > 0, 10_000);
+      const { code, ms } = await agent.stop(signal);
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(2000);
+      await Bun.sleep(100);
+      expect(processAlive(readPid(pidFile))).toBe(false);
+      expect(processAlive(readPid(childFile))).toBe(false);
+      expect(kube.requests.filter((r) => r.method === "PATCH")).toEqual([]);
+      expect(kube.replicasOf(REF)).toBe(2);
+    });
 
-  test("SIGTERM during a hanging API call exits 0 and sends no patch", async () => {
-    reset();
-    const fault = kube.fail({ method: "GET", path: "/apis/apps/v1/namespaces/default/deployments/web/scale", hang: true });
-    const agent = startAgent({ configPath: config({}), env: { KUBECONFIG: kube.kubeconfigPath } });
-    const deadline = Date.now() + 10_000;
-    while (fault.hits === 0 && Date.now() < deadline) await Bun.sleep(20);
-    expect(fault.hits).toBeGreaterThan(0);
-    const { code, ms } = await agent.stop("SIGTERM");
-    expect(code).toBe(0);
-    expect(ms).toBeLessThan(2000);
-    expect(kube.requests.filter((r) => r.method === "PATCH")).toEqual([]);
-  });
+    test(`${signal} during a hanging API call exits 0 and sends no patch`, async () => {
+      reset();
+      const fault = kube.fail({ method: "GET", path: "/apis/apps/v1/namespaces/default/deployments/web/scale", hang: true });
+      const agent = startAgent({ configPath: config({}), env: { KUBECONFIG: kube.kubeconfigPath } });
+      await waitFor("the hanging request", () => fault.hits > 0, 10_000);
+      const { code, ms } = await agent.stop(signal);
+      expect(code).toBe(0);
+      expect(ms).toBeLessThan(2000);
+      expect(kube.requests.filter((r) => r.method === "PATCH")).toEqual([]);
+    });
+  }
 
   test("SIGTERM logs the shutdown", async () => {
     reset();

@@ -79,7 +79,9 @@ describe("leader election", () => {
     const { runs, first, second } = await startPair("leader-kill");
     const killedAt = Date.now();
     await first.stop("SIGKILL");
-    await second.waitForLog((l) => l.message === "became the leader", 30_000);
+    const became = await second.waitForLog((l) => l.message === "became the leader", 30_000);
+    // The follower acquires the lease once it has seen no renewal for the lease duration; it checks every retry period (1 s).
+    expect(Date.parse(String(became["@timestamp"])) - killedAt).toBeLessThan((LEASE_SECONDS + 1) * 1000);
     await waitFor("a cycle of the new leader", () => readRuns(runs).some((r) => r.agent === "second"), 30_000);
     const all = readRuns(runs);
     const firstRuns = all.filter((r) => r.agent === "first");

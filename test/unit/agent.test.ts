@@ -55,6 +55,17 @@ describe("Agent per-pod failures", () => {
   });
 });
 
+describe("Agent method defaults", () => {
+  test("method without timeout or entrypoint runs and scales", async () => {
+    const metric = { type: "shell", shell: { entrypoint: "/bin/sh", command: ["-c", "echo 5"] } };
+    const evaluate = { type: "shell", timeout: 2500, shell: { command: ["-c", "echo '{\"targetReplicas\": 2}'"] } };
+    const { agent, target } = makeAgent({ metric, evaluate });
+    const result = await agent.runExclusive("scaler");
+    expect(result.metrics).toEqual([{ resource: "web", value: "5\n" }]);
+    expect(target.patches).toEqual([2]);
+  });
+});
+
 describe("Agent cycle rules", () => {
   test("second cycle is rejected while one runs", async () => {
     const { agent } = makeAgent({ metric: sh("sleep 0.3; echo 1") });

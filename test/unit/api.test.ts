@@ -98,7 +98,7 @@ describe("REST API routes", () => {
   test("disabled target reports disabled", async () => {
     const { call } = setup({ target: new FakeTarget({ replicas: 0 }) });
     const response = await call("POST", "/api/v1/evaluation?dry_run=true");
-    expect(await response.json()).toEqual({ targetReplicas: 0, disabled: true });
+    expect(await response.json()).toEqual({ disabled: true });
   });
 
   test("cycle error returns 500 with the message", async () => {

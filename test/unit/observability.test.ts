@@ -141,6 +141,18 @@ describe("EventRecorder", () => {
     expect(event.reason).toBe("FailedGetScale");
   });
 
+  test("patch failure writes FailedRescale", async () => {
+    captureLogs(0);
+    const { client, requests } = fakeClient();
+    const recorder = new EventRecorder({ client, target, logger: rootLogger() });
+    recorder.observer().cycleFailed?.({ runType: "scaler", error: new CycleError("scale", "failed to patch scale"), durationMs: 1, consecutiveFailures: 1 });
+    await Bun.sleep(10);
+    const event = JSON.parse(requests[0]!.body!);
+    expect(event.type).toBe("Warning");
+    expect(event.reason).toBe("FailedRescale");
+    expect(event.message).toBe("failed to patch scale");
+  });
+
   test("repeats within the window are not sent", async () => {
     captureLogs(0);
     let now = 0;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { validateConfigValues } from "../../src/config/load.ts";
 import type { MethodConfig } from "../../src/config/schema.ts";
 import { MethodError } from "../../src/errors.ts";
-import { STDOUT_LIMIT_BYTES } from "../../src/execute/method.ts";
+import { STDERR_LIMIT_BYTES, STDOUT_LIMIT_BYTES } from "../../src/execute/method.ts";
 import { becomeSubreaper } from "../../src/execute/reaper.ts";
 import { runShell } from "../../src/execute/shell.ts";
 
@@ -130,6 +130,11 @@ describe("runShell", () => {
     const error = await failure(runShell({ stage: "metric", method: sh(`head -c ${STDOUT_LIMIT_BYTES + 10} /dev/zero`), input: "" }));
     expect(error.reason).toBe("output-limit");
     expect(error.message).toContain("output limit");
+  });
+
+  test("stderr over the limit fails the run", async () => {
+    const error = await failure(runShell({ stage: "metric", method: sh(`head -c ${STDERR_LIMIT_BYTES + 10} /dev/zero >&2; echo 1`), input: "" }));
+    expect(error.reason).toBe("output-limit");
   });
 
   test("endless output is stopped at the limit", async () => {
