@@ -25,7 +25,7 @@ async function firstChunkAt(stream: ReadableStream<Uint8Array>): Promise<number 
   const at = performance.now();
   if (first.done) return undefined;
   while (!(await reader.read()).done) {
-    // Reads the rest, so a full pipe cannot block the process.
+    // Drain the rest, because a child blocks once its pipe buffer is full and no one reads it.
   }
   return at;
 }

@@ -17,7 +17,7 @@ export interface ConfigProblem {
   readonly path: string;
   /** Text form of the value received, or `(missing)`. */
   readonly received: string;
-  /** What is allowed, phrased as the fix. */
+  /** Allowed values, phrased as the fix. */
   readonly expected: string;
 }
 
@@ -92,4 +92,14 @@ export class CycleAbortedError extends AgentError {}
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** Returns the first error of class `type` in the `cause` chain of `error`, looking 10 levels deep. */
+export function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current !== undefined; depth++) {
+    if (current instanceof type) return current;
+    current = current instanceof Error ? current.cause : undefined;
+  }
+  return undefined;
 }

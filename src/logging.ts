@@ -50,9 +50,9 @@ export interface LogFields {
   identity?: string;
   /** `http` or `https`. */
   scheme?: string;
-  /** Where the REST API's bearer token comes from, or `none`. */
+  /** Source of the REST API's bearer token, or `none`. */
   auth?: string;
-  /** Where Kubernetes credentials come from. */
+  /** Source of the Kubernetes credentials. */
   source?: string;
 }
 

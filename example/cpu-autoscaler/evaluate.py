@@ -10,7 +10,7 @@ The script prints {"targetReplicas": N} computed from the first Resource cpu Uti
    down) and 0% when it is above 1 (scale up). Pods set aside as not ready count as 0%, on scale
    up only.
 4. a ratio within 10% of 1, or one that the step-3 adjustments flip to the other side of 1,
-   keeps the current replica count; otherwise the target is ceil(ratio * pods counted).
+   keeps the current replica count. Otherwise the target is ceil(ratio * pods counted).
 
 It never scales down while an entry has an "error" field (a metric the agent could not get), and
 keeps the current count when there is no CPU data at all.

@@ -4,7 +4,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { cycleDeadlineMs } from "../config/schema.ts";
-import { CycleAbortedError, CycleError, MethodError, errorMessage } from "../errors.ts";
+import { CycleAbortedError, CycleError, MethodError, errorMessage, findCause } from "../errors.ts";
 import type { MethodRunner } from "../execute/index.ts";
 import { truncate, type Logger } from "../logging.ts";
 import { runCycle, type CycleResult, type KubernetesMetricsSource } from "../pipeline/cycle.ts";
@@ -185,14 +185,4 @@ export class Agent {
       output: method && method.stdout !== "" ? truncate(method.stdout, 2000) : undefined,
     });
   }
-}
-
-/** Returns the first error of class `type` in the `cause` chain. */
-function findCause<T extends Error>(error: unknown, type: new (...args: never[]) => T): T | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 10 && current !== undefined; depth++) {
-    if (current instanceof type) return current;
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return undefined;
 }

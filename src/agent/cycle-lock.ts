@@ -1,6 +1,7 @@
 /**
  * The one-cycle-at-a-time rule shared by the timer and the REST API: at most one pipeline runs,
- * whoever started it. The timer never waits for the lock; API calls may wait a bounded time.
+ * whether the timer or an API call started it. The timer never waits for the lock, but API calls
+ * may wait a bounded time.
  */
 
 export class CycleBusyError extends Error {
@@ -25,7 +26,7 @@ export class CycleLock {
     return !this.busy && this.waiters.length === 0;
   }
 
-  /** Runs `task` if no cycle is running and nobody waits, else throws CycleBusyError without running it. */
+  /** Runs `task` if no cycle is running and no call is waiting, else throws CycleBusyError without running it. */
   async tryRun<T>(task: () => Promise<T>): Promise<T> {
     if (!this.free) throw new CycleBusyError();
     return this.execute(task);

@@ -52,7 +52,7 @@ export function bearerMatches(header: string | null, expected: string): boolean 
   if (header === null) return false;
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   if (!match) return false;
-  const given = Buffer.from(match[1]!.trim());
-  const wanted = Buffer.from(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
+  const received = Buffer.from(match[1]!.trim());
+  const expectedBytes = Buffer.from(expected);
+  return received.length === expectedBytes.length && timingSafeEqual(received, expectedBytes);
 }

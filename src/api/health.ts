@@ -6,7 +6,7 @@
 import type { Server } from "bun";
 import type { AgentObserver } from "../agent/agent.ts";
 import type { Config } from "../config/schema.ts";
-import { errorMessage } from "../errors.ts";
+import { errorMessage, findCause } from "../errors.ts";
 import { KubeApiError } from "../kube/index.ts";
 import type { AgentMetrics } from "../observability/metrics.ts";
 
@@ -14,9 +14,9 @@ import type { AgentMetrics } from "../observability/metrics.ts";
 export const LIVENESS_GRACE_MS = 30_000;
 
 /**
- * Tracks whether the Kubernetes API answered. Any HTTP answer counts, including 403: the API was
- * reached, and the cycle error says what is wrong. Only connection failures and timeouts make the
- * agent unready; other errors leave the state as it was.
+ * Tracks whether the Kubernetes API responded. Any HTTP response counts, including 403, because
+ * the API was reached and the cycle error names the problem. Only connection failures and
+ * timeouts make the agent unready, and other errors leave the state as it was.
  */
 export class Readiness {
   private reached = false;
@@ -43,22 +43,13 @@ export class Readiness {
     return {
       cycleSucceeded: () => this.markReached(),
       cycleFailed: ({ error }) => {
-        const cause = findKubeError(error);
+        const cause = findCause(error, KubeApiError);
         if (cause === undefined) return;
         if (cause.failure === "network" || cause.failure === "timeout") this.markUnreachable(errorMessage(cause));
         else if (cause.status !== undefined) this.markReached();
       },
     };
   }
-}
-
-function findKubeError(error: unknown): KubeApiError | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 10 && current instanceof Error; depth++) {
-    if (current instanceof KubeApiError) return current;
-    current = current.cause;
-  }
-  return undefined;
 }
 
 export interface HealthDeps {

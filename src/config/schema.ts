@@ -182,7 +182,7 @@ export type MethodConfig = Config["metric"];
 export type ShellMethodConfig = NonNullable<MethodConfig["shell"]>;
 export type HttpMethodConfig = NonNullable<MethodConfig["http"]>;
 
-/** Top-level keys the schema knows, for unknown-key warnings and the environment overlay. */
+/** Top-level keys of the schema, for unknown-key warnings and the environment overlay. */
 export const TOP_LEVEL_KEYS: readonly string[] = Object.keys(ConfigSchema.entries);
 
 /** Keys whose environment variable is taken as text. */

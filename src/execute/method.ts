@@ -5,7 +5,7 @@ import type { MethodConfig } from "../config/schema.ts";
 export interface MethodRequest {
   /** Stage or hook name: `metric`, `evaluate`, `preScale`, ... */
   readonly stage: string;
-  /** What the run is about, added to messages: `pod web-7` in per-pod mode. */
+  /** Subject of the run, added to messages: `pod web-7` in per-pod mode. */
   readonly subject?: string;
   readonly method: MethodConfig;
   /** The stage's JSON payload, passed on stdin or in the HTTP request. */

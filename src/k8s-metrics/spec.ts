@@ -239,8 +239,8 @@ export function semanticProblems(spec: MetricSpec): SpecProblem[] {
   const allowed = TARGET_TYPES[spec.type]!;
   if (!allowed.includes(target.type)) add(`${block}.target.type`, target.type || undefined, `must be ${allowed.join(" or ")} for a ${spec.type} metric`);
 
-  const requireText = (path: string, value: string, what: string) => {
-    if (value === "") add(path, undefined, `is required: ${what}`);
+  const requireText = (path: string, value: string, description: string) => {
+    if (value === "") add(path, undefined, `is required: ${description}`);
   };
   if (spec.resource !== undefined && block === "resource") requireText("resource.name", spec.resource.name, "the resource name, such as cpu or memory");
   if (spec.containerResource !== undefined && block === "containerResource") {

@@ -150,6 +150,6 @@ function findResource(
 function describeKinds(resources: readonly ApiResource[]): string {
   const kinds = [...new Set(resources.filter((r) => !r.name.includes("/")).map((r) => r.kind))];
   if (kinds.length === 0) return "no kinds";
-  const shown = kinds.slice(0, 10).join(", ");
-  return kinds.length > 10 ? `${shown} and ${kinds.length - 10} more` : shown;
+  const listed = kinds.slice(0, 10).join(", ");
+  return kinds.length > 10 ? `${listed} and ${kinds.length - 10} more` : listed;
 }

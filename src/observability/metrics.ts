@@ -64,7 +64,7 @@ export class AgentMetrics {
   });
   readonly leader = new Gauge({
     name: "cpa_leader",
-    help: "1 while this agent holds the leader lease or leader election is off, else 0.",
+    help: "1 while this agent has the leader lease or leader election is off, else 0.",
     registers: [this.registry],
   });
 

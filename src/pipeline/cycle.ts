@@ -41,7 +41,7 @@ export interface CycleOptions {
 export interface CycleResult {
   readonly metrics: readonly MetricEntry[];
   readonly currentReplicas: number;
-  /** What the evaluator asked for; undefined when the cycle stopped after the metric stage. */
+  /** Replica count the evaluator requested; undefined when the cycle stopped after the metric stage. */
   readonly evaluatedReplicas?: number;
   /** Replicas after clamping and stabilization; for a dry run, what a real run would apply. */
   readonly targetReplicas?: number;

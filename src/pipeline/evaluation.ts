@@ -1,6 +1,6 @@
 /**
  * Parsing of the evaluate stage's output. Only a JSON object with an integral `targetReplicas`
- * from 0 to 2^31-1 is accepted; anything else is an error, so an evaluator bug never turns into
+ * from 0 to 2^31-1 is accepted. Anything else is an error, so an evaluator bug never turns into
  * a scale-down.
  */
 import { EvaluationError } from "../errors.ts";
@@ -8,7 +8,7 @@ import { EvaluationError } from "../errors.ts";
 export const MAX_REPLICAS = 2147483647;
 const KEY = "targetReplicas";
 
-/** Returns the first `max` bytes of `text`, as shown in evaluation errors. */
+/** Returns the first `max` bytes of `text`, as described in evaluation errors. */
 function preview(text: string, max = 500): string {
   const bytes = Buffer.from(text, "utf8");
   if (bytes.length <= max) return JSON.stringify(text);
@@ -49,8 +49,8 @@ export function parseEvaluation(stdout: string): number {
     throw new EvaluationError(`evaluation has no integer field targetReplicas: received ${preview(stdout)}`);
   }
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > MAX_REPLICAS) {
-    const shown = typeof value === "string" ? `${JSON.stringify(value)} (a string)` : JSON.stringify(value) ?? String(value);
-    throw new EvaluationError(`evaluation targetReplicas must be an integer from 0 to ${MAX_REPLICAS}, received ${shown}`);
+    const described = typeof value === "string" ? `${JSON.stringify(value)} (a string)` : JSON.stringify(value) ?? String(value);
+    throw new EvaluationError(`evaluation targetReplicas must be an integer from 0 to ${MAX_REPLICAS}, received ${described}`);
   }
   // JSON.parse turns -0 into -0; report it as 0.
   return value === 0 ? 0 : value;

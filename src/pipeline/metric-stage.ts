@@ -114,7 +114,7 @@ async function gatherPodMetrics(input: MetricStageInput): Promise<MetricEntry[]>
   return settled.map((r) => (r as PromiseFulfilledResult<MetricEntry>).value);
 }
 
-/** Logs a successful run's stderr when the method asks for it with `logStderr: true`. */
+/** Logs a successful run's stderr when the method sets `logStderr: true`. */
 export function logStderr(logger: Logger, enabled: boolean | undefined, stage: string, stderr: string): void {
   if (enabled && stderr !== "") logger.info("method stderr", { stage, stderr: truncate(stderr, 4000) });
 }

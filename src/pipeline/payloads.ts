@@ -65,7 +65,7 @@ export interface ScalePayloadInput {
   readonly namespace: string;
   readonly minReplicas: number;
   readonly maxReplicas: number;
-  /** What the evaluator asked for. */
+  /** Replica count the evaluator requested. */
   readonly evaluatedReplicas: number;
   readonly currentReplicas: number;
   readonly runType: RunType;

@@ -1,7 +1,7 @@
 /**
  * The order of pods in per-pod mode: pods whose names end in `-<number>` (StatefulSet ordinals)
- * sort by the name before the number and then by the number, so `web-2` comes before `web-10`;
- * every other name sorts by the name itself. The order is total, so results never depend on the
+ * sort by the name before the number and then by the number, so `web-2` comes before `web-10`.
+ * Every other name sorts by the name itself. The order is total, so results never depend on the
  * order in which the API listed the pods.
  */
 
@@ -22,5 +22,7 @@ export function comparePodNames(a: string, b: string): number {
   const kb = sortKey(b);
   if (ka.base !== kb.base) return ka.base < kb.base ? -1 : 1;
   if (ka.ordinal !== kb.ordinal) return ka.ordinal - kb.ordinal;
-  return a < b ? -1 : a > b ? 1 : 0;
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }

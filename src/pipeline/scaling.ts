@@ -55,8 +55,8 @@ export function stabilize(
 ): StabilizationResult {
   if (windowSeconds <= 0) return { replicas: target, history: [] };
   const cutoff = now - windowSeconds * 1000;
-  const kept = history.filter((entry) => entry.time >= cutoff);
-  const next = [...kept, { time: now, replicas: target }];
+  const recent = history.filter((entry) => entry.time >= cutoff);
+  const next = [...recent, { time: now, replicas: target }];
   const replicas = next.reduce((max, entry) => Math.max(max, entry.replicas), 0);
   return { replicas, history: next };
 }

@@ -1,4 +1,4 @@
-/** What the cycle needs from the scale target, whether it lives in a cluster or in a manifest file. */
+/** The cycle's view of the scale target, whether it lives in a cluster or in a manifest file. */
 import type { KubeObject } from "./payloads.ts";
 
 export interface ScaleInfo {

@@ -1,7 +1,7 @@
 /**
- * REST API authentication and HTTPS against the real API server: a request without the right
- * bearer token gets 401 and runs nothing; the token file is re-read when it changes; TLS uses a
- * certificate the test generates.
+ * REST API authentication and HTTPS against the real API server. A request without the right
+ * bearer token gets 401 and runs nothing, the token file is re-read when it changes, and TLS uses
+ * a certificate the test generates.
  */
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";

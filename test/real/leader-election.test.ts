@@ -1,7 +1,7 @@
 /**
- * Two agents for one target with leader election, against the real API server: only the leader
- * runs cycles; when the leader is killed the follower takes over within the lease duration, and
- * on SIGTERM the lease is released so the follower takes over at once.
+ * Two agents for one target with leader election, against the real API server. Only the leader
+ * runs cycles. When the leader is killed, the follower takes over within the lease duration, and
+ * on SIGTERM the lease is released, so the follower takes over at once.
  */
 import { afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";

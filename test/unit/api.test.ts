@@ -110,18 +110,18 @@ describe("REST API routes", () => {
 
   test("waits for a running cycle within waitTimeout", async () => {
     const { call, agent, target } = setup({ config: { apiConfig: { waitTimeout: 2000 } } });
-    const held = agent.lock.tryRun(() => Bun.sleep(100));
+    const lockHolder = agent.lock.tryRun(() => Bun.sleep(100));
     const response = await call("POST", "/api/v1/evaluation");
-    await held;
+    await lockHolder;
     expect(response.status).toBe(200);
     expect(target.patches).toEqual([4]);
   });
 
   test("gives up after waitTimeout with 429", async () => {
     const { call, agent, target } = setup({ config: { apiConfig: { waitTimeout: 50 } } });
-    const held = agent.lock.tryRun(() => Bun.sleep(300));
+    const lockHolder = agent.lock.tryRun(() => Bun.sleep(300));
     const response = await call("POST", "/api/v1/evaluation");
-    await held;
+    await lockHolder;
     expect(response.status).toBe(429);
     expect(((await response.json()) as { code: number }).code).toBe(429);
     expect(target.patches).toEqual([]);

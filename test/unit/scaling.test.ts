@@ -53,7 +53,7 @@ describe("stabilize", () => {
 
 describe("StabilizationWindow", () => {
   test("seed blocks scale-down after restart", () => {
-    // 300 s window: a new agent sees 10 replicas at t=90 s; the evaluator asks for 2 at t=105 s.
+    // 300 s window: a new agent reads 10 replicas at t=90 s, and the evaluator returns 2 at t=105 s.
     const window = new StabilizationWindow(300);
     window.seed(10, 90_000);
     expect(window.apply(2, 105_000)).toBe(10);
